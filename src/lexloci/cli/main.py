@@ -1,0 +1,193 @@
+"""The ``lexloci`` command line.
+
+Every command validates its input and reports problems as ``error: ...`` on standard error with
+exit status 2 (bad input) or 1 (a check failed), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from lexloci import __version__
+from lexloci.bootstrap import build_container
+from lexloci.config import Settings
+from lexloci.errors import ConfigurationError, InvalidInput, LexlociError
+from lexloci.geo import Evidence, Location
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lexloci",
+    help=(
+        "Enforce a government's demand only where its law applies: block and remove the "
+        "meeting participants located in the requesting jurisdiction, and nobody else."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, status: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(status)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lexloci {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """lexloci: the law of the place."""
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise fail(f"invalid setting: {exc}") from None
+
+
+def _locate_one(container: Any, query: str) -> Location:
+    if query.strip().startswith("+"):
+        return container.locator.locate(Evidence(phone=query))  # type: ignore[no-any-return]
+    return container.locator.locate(Evidence(client_ip=query))  # type: ignore[no-any-return]
+
+
+def _text_line(query: str, location: Location) -> str:
+    territory = location.territory or "unknown"
+    parts = []
+    for signal in location.signals:
+        if len(signal.answers) > 3:  # a shared calling code: say how many, not all 25
+            parts.append(f"{signal.answers[0].source}={len(signal.answers)} territories")
+        else:
+            parts += [f"{a.source}={a.territory or a.raw or '-'}" for a in signal.answers]
+    sources = ",".join(parts)
+    flags = ",".join(sorted(f.value for f in location.flags)) or "-"
+    line = f"{query}\t{territory}\t{sources or '-'}\t{flags}"
+    if location.territory is None:
+        why = [s.detail or (s.reason.value if s.reason else "") for s in location.signals]
+        candidates = sorted({c for s in location.signals for c in s.candidates})
+        if candidates:
+            why.append("candidates " + ",".join(candidates))
+        line += "\t(" + "; ".join(w for w in why if w) + ")"
+    return line
+
+
+@app.command()
+def locate(
+    queries: Annotated[
+        list[str],
+        typer.Argument(
+            help="IP addresses (IPv4 or IPv6) or international phone numbers starting with +.",
+            show_default=False,
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list instead of one line per query.")
+    ] = False,
+    geoip_mmdb: Annotated[
+        str | None,
+        typer.Option(help="A MaxMind-format database to ask before the embedded RIR data."),
+    ] = None,
+) -> None:
+    """Locate IP addresses and dial-in phone numbers, with their evidence.
+
+    One line per query: query, territory (or unknown), the sources that answered, the anonymizer
+    flags, and why when the territory is unknown.
+
+    Example: lexloci locate 223.5.5.5 202.175.3.3 +85221234567 10.0.0.1 --json
+    """
+    try:
+        container = build_container(_settings(geoip_mmdb=geoip_mmdb))
+    except LexlociError as exc:
+        raise fail(exc.message) from None
+    results: list[dict[str, Any]] = []
+    failed = False
+    for query in queries:
+        try:
+            location = _locate_one(container, query)
+        except InvalidInput as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            failed = True
+            continue
+        if as_json:
+            results.append({"query": query, **location.to_dict()})
+        else:
+            typer.echo(_text_line(query, location))
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on. [default: 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on. [default: 8000]")] = None,
+    trust_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust-proxy",
+            help="CIDR of a reverse proxy whose Forwarded / X-Forwarded-For headers are believed. "
+            "Repeatable. Without it, forwarding headers are ignored.",
+            show_default=False,
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the lexloci server (HTTP API, meeting service, admin console).
+
+    Defaults are embedded: SQLite in ./lexloci.db and the bundled RIR geolocation data, so
+    `lexloci serve` works with nothing else installed.
+    """
+    import uvicorn
+
+    from lexloci.api.app import create_app
+
+    settings = _settings(host=host, port=port, trust_proxy=trust_proxy, database_url=db)
+    try:
+        container = build_container(settings)
+    except (ConfigurationError, InvalidInput) as exc:
+        raise fail(exc.message) from None
+    application = create_app(container)
+    typer.echo(
+        f"lexloci {__version__} on http://{settings.host}:{settings.port} "
+        f"(database {settings.database_url}; trusted proxies: "
+        f"{', '.join(settings.trust_proxy) or 'none'})",
+        err=True,
+    )
+    # proxy_headers=False: uvicorn must not rewrite the peer address from forwarding headers;
+    # lexloci believes them only from the proxies configured with --trust-proxy.
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,
+        server_header=False,
+        log_level=log_level,
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

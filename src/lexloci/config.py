@@ -1,0 +1,67 @@
+"""Settings: the only place lexloci reads the environment (prefix ``LEXLOCI_``).
+
+Every setting can come from the environment or, for the CLI, from an option that overrides it.
+Each one is documented in README.md ("Configuration"); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///lexloci.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEXLOCI_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="address `lexloci serve` listens on")
+    port: int = Field(8000, ge=0, le=65535, description="port `lexloci serve` listens on")
+    trust_proxy: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="CIDR ranges whose Forwarded / X-Forwarded-For headers are believed "
+        "(comma-separated in the environment)",
+    )
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: SQLite by default, or postgresql+psycopg://...",
+    )
+    geoip_mmdb: Path | None = Field(
+        None, description="a MaxMind-format country/city database consulted before iptocc"
+    )
+    anonymizer_mmdb: Path | None = Field(
+        None, description="a GeoIP2 Anonymous-IP style database for VPN/proxy/Tor/hosting flags"
+    )
+    tor_exit_list: Path | None = Field(
+        None, description="a file of Tor exit addresses (one per line or ExitAddress format)"
+    )
+    groups: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="extra named territory groups as JSON, "
+        'e.g. {"GREATER_BAY": ["CN-GD", "HK", "MO"]}',
+    )
+
+    @field_validator("trust_proxy", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _parse_groups(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"LEXLOCI_GROUPS is not JSON: {exc}") from None
+        return value
