@@ -79,7 +79,9 @@ def batch_per_s(fn: Callable[[list[str]], object], items: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -134,8 +136,11 @@ def main() -> None:
     }
     print()
     print(f"{'contender':<28}{'single ns':>12}{'batch /s':>14}")
-    print(f"{'iptocc (raw)':<28}{summary['iptocc_single_ns']:>12}{summary['iptocc_batch_per_s']:>14,}")
-    print(f"{'lexloci locate':<28}{summary['lexloci_single_ns']:>12}{summary['lexloci_batch_per_s']:>14,}")
+    print(
+        f"{'iptocc (raw)':<28}{summary['iptocc_single_ns']:>12}{summary['iptocc_batch_per_s']:>14,}"
+    )
+    lex_single, lex_batch = summary["lexloci_single_ns"], summary["lexloci_batch_per_s"]
+    print(f"{'lexloci locate':<28}{lex_single:>12}{lex_batch:>14,}")
     print(f"{'maxminddb C reader (mmdb)':<28}{summary['mmdb_single_ns']:>12}{'-':>14}")
     print(f"single_overhead = {summary['single_overhead']} (target <= 3), "
           f"batch_ratio = {summary['batch_ratio']} (target >= 0.5)")  # fmt: skip

@@ -6,8 +6,11 @@ constructs adapters from settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from lexloci.cases.service import CaseService
 from lexloci.clock import Clock, SystemClock
 from lexloci.config import Settings
 from lexloci.errors import ConfigurationError, InvalidInput
@@ -22,17 +25,43 @@ from lexloci.geo import (
     TrustedProxies,
 )
 from lexloci.jurisdictions import GroupRegistry
+from lexloci.media import MediaPlane, MeshMediaPlane
+from lexloci.meetings.live import LiveMeetings
+from lexloci.meetings.service import MeetingService
+from lexloci.meetings.signalling import SignallingHub
+from lexloci.policy import PolicyEngine
+from lexloci.storage import records as _records  # noqa: F401 - declares the tables on metadata
+from lexloci.storage.audit import SqlAuditLog
+from lexloci.storage.engine import make_engine
+from lexloci.storage.meeting_store import SqlStore
+from lexloci.storage.tables import create_tables
+from lexloci.storage.tokens import SqlTokenStore
 
-__all__ = ["Container", "build_container", "build_locator"]
+__all__ = ["Container", "build_container", "build_locator", "open_database"]
 
 
 @dataclass
 class Container:
+    """Everything a process needs, built once from settings."""
+
     settings: Settings
     locator: Locator
     trusted_proxies: TrustedProxies
     groups: GroupRegistry
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock
+    engine: sa.Engine
+    audit_log: SqlAuditLog
+    store: SqlStore
+    tokens: SqlTokenStore
+    policy: PolicyEngine
+    meetings: MeetingService
+    cases: CaseService
+    hub: SignallingHub
+    media: MediaPlane
+    live: LiveMeetings
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def build_locator(settings: Settings) -> Locator:
@@ -49,17 +78,48 @@ def build_locator(settings: Settings) -> Locator:
     return Locator(ip_sources, anonymizers)
 
 
+def build_media_plane(settings: Settings) -> MediaPlane:
+    """The mesh by default; an SFU adapter when configured."""
+    return MeshMediaPlane()
+
+
+def open_database(settings: Settings, clock: Clock) -> tuple[sa.Engine, SqlAuditLog]:
+    """The engine and audit log, with the schema created on a new database."""
+    engine = make_engine(settings.database_url)
+    create_tables(engine)
+    return engine, SqlAuditLog(engine, clock)
+
+
 def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:
     settings = settings or Settings()
+    clock = clock or SystemClock()
     try:
         trusted = TrustedProxies(settings.trust_proxy)
         groups = GroupRegistry(settings.groups)
     except InvalidInput as exc:
         raise ConfigurationError(exc.message) from None
+    locator = build_locator(settings)
+    engine, audit_log = open_database(settings, clock)
+    store = SqlStore(engine, audit_log)
+    policy = PolicyEngine()
+    meetings = MeetingService(store, locator, policy, clock)
+    meetings.load()
+    hub = SignallingHub()
+    media = build_media_plane(settings)
     return Container(
         settings=settings,
-        locator=build_locator(settings),
+        locator=locator,
         trusted_proxies=trusted,
         groups=groups,
-        clock=clock or SystemClock(),
+        clock=clock,
+        engine=engine,
+        audit_log=audit_log,
+        store=store,
+        tokens=SqlTokenStore(engine, audit_log),
+        policy=policy,
+        meetings=meetings,
+        cases=CaseService(store, groups, clock),
+        hub=hub,
+        media=media,
+        live=LiveMeetings(meetings, hub, media),
     )

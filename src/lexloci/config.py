@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     tor_exit_list: Path | None = Field(
         None, description="a file of Tor exit addresses (one per line or ExitAddress format)"
     )
+    expiry_interval: float = Field(
+        5.0, gt=0, le=3600, description="seconds between checks for restrictions that ended"
+    )
     groups: Annotated[dict[str, list[str]], NoDecode] = Field(
         default_factory=dict,
         description="extra named territory groups as JSON, "

@@ -7,6 +7,10 @@
     │   └── InvalidPhoneNumber         code "invalid_phone_number"
     ├── NotFound                       code "not_found"          (HTTP 404)
     ├── Conflict                       code "conflict"           (HTTP 409)
+    ├── Unauthenticated                code "unauthenticated"    (HTTP 401)
+    ├── Forbidden                      code "forbidden"          (HTTP 403)
+    │   ├── GeoRestricted              code "geo_restricted"     (a refused join, with the notice)
+    │   └── ScopeRefused               code "outside_jurisdiction", ... (the scope guard's reason)
     └── ConfigurationError             code "configuration_error" (refuse to start)
 
 The HTTP layer maps each class to one status and renders ``{"error": {"code", "message",
@@ -21,12 +25,16 @@ from typing import Any, ClassVar
 __all__ = [
     "ConfigurationError",
     "Conflict",
+    "Forbidden",
+    "GeoRestricted",
     "InvalidAddress",
     "InvalidInput",
     "InvalidPhoneNumber",
     "InvalidTerritory",
     "LexlociError",
     "NotFound",
+    "ScopeRefused",
+    "Unauthenticated",
 ]
 
 
@@ -70,3 +78,30 @@ class Conflict(LexlociError):
 
 class ConfigurationError(LexlociError):
     code: ClassVar[str] = "configuration_error"
+
+
+class Unauthenticated(LexlociError):
+    code: ClassVar[str] = "unauthenticated"
+
+
+class Forbidden(LexlociError):
+    code: ClassVar[str] = "forbidden"
+
+
+class GeoRestricted(Forbidden):
+    """A join the policy refused; ``details`` carry the notice and the decision."""
+
+    code: ClassVar[str] = "geo_restricted"
+
+
+class ScopeRefused(Forbidden):
+    """An action the scope guard refused; ``code`` is set per instance from its reason."""
+
+    code: ClassVar[str] = "outside_jurisdiction"
+
+    def __init__(self, message: str, reason_code: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.reason_code = reason_code
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.reason_code, "message": self.message, **self.details}

@@ -14,12 +14,17 @@ from lexloci.bootstrap import build_container
 from lexloci.config import Settings
 
 
-def client_for(trust: list[str], peer: str = "127.0.0.1") -> TestClient:
-    app = create_app(build_container(Settings(trust_proxy=trust)))
-    return TestClient(app, client=(peer, 50000))
+@pytest.fixture
+def client_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(trust: list[str], peer: str = "127.0.0.1") -> TestClient:
+        db = f"sqlite:///{tmp_path / 'lexloci.db'}"
+        app = create_app(build_container(Settings(trust_proxy=trust, database_url=db)))
+        return TestClient(app, client=(peer, 50000))
+
+    return make
 
 
-def test_locate_an_ip_and_a_phone() -> None:
+def test_locate_an_ip_and_a_phone(client_for) -> None:
     client = client_for([])
     body = client.get("/api/v1/locate", params={"ip": "223.5.5.5"}).json()
     assert body["territory"] == "CN"
@@ -37,7 +42,9 @@ def test_locate_an_ip_and_a_phone() -> None:
         ({"ip": "1" * 200}, "invalid_input"),
     ],
 )
-def test_bad_input_is_422_in_the_single_error_shape(params: dict[str, str], code: str) -> None:
+def test_bad_input_is_422_in_the_single_error_shape(
+    client_for, params: dict[str, str], code: str
+) -> None:
     response = client_for([]).get("/api/v1/locate", params=params)
     assert response.status_code == 422
     error = response.json()["error"]
@@ -45,20 +52,20 @@ def test_bad_input_is_422_in_the_single_error_shape(params: dict[str, str], code
     assert error["message"]
 
 
-def test_unknown_path_has_the_error_shape() -> None:
+def test_unknown_path_has_the_error_shape(client_for) -> None:
     response = client_for([]).get("/api/v1/nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_x_forwarded_for_is_believed_from_a_trusted_loopback_peer() -> None:
+def test_x_forwarded_for_is_believed_from_a_trusted_loopback_peer(client_for) -> None:
     client = client_for(["127.0.0.1/32"])
     body = client.get("/api/v1/locate/me", headers={"X-Forwarded-For": "202.175.3.3"}).json()
     assert body["query"] == {"ip": "202.175.3.3", "via": "x-forwarded-for"}
     assert body["territory"] == "MO"
 
 
-def test_x_forwarded_for_is_ignored_from_an_untrusted_peer() -> None:
+def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(client_for) -> None:
     client = client_for(["10.0.0.0/8"], peer="127.0.0.1")
     body = client.get("/api/v1/locate/me", headers={"X-Forwarded-For": "202.175.3.3"}).json()
     assert body["query"]["ip"] == "127.0.0.1"
@@ -66,7 +73,7 @@ def test_x_forwarded_for_is_ignored_from_an_untrusted_peer() -> None:
     assert body["reason"] == "non_global_address"
 
 
-def test_malformed_forwarded_header_from_a_trusted_peer_gives_unknown() -> None:
+def test_malformed_forwarded_header_from_a_trusted_peer_gives_unknown(client_for) -> None:
     client = client_for(["127.0.0.1/32"])
     response = client.get("/api/v1/locate/me", headers={"Forwarded": 'for="[broken'})
     assert response.status_code == 200

@@ -6,18 +6,50 @@ their own settings (a database in a temp folder, a fixed clock) with no monkeypa
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import FastAPI
 
 from lexloci import __version__
 from lexloci.api.errors import install_error_handlers
-from lexloci.api.routes import geo, health
+from lexloci.api.limits import BodyLimit
+from lexloci.api.routes import audit, cases, geo, health, meetings, signalling
 from lexloci.bootstrap import Container
 
-__all__ = ["create_app"]
+__all__ = ["MAX_BODY", "create_app"]
+
+log = logging.getLogger("lexloci.api")
+
+#: The largest request body accepted (JSON bodies are small; attachments have their own limit).
+MAX_BODY = 1024 * 1024
+
+
+async def _expire_forever(container: Container) -> None:
+    """Record restrictions and suspensions whose period ended (I8), every few seconds."""
+    while True:
+        await asyncio.sleep(container.settings.expiry_interval)
+        try:
+            await to_thread.run_sync(container.meetings.expire)
+            await to_thread.run_sync(container.cases.expire_suspensions)
+        except Exception:
+            log.exception("expiry check failed; trying again at the next interval")
 
 
 def create_app(container: Container) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_expire_forever(container))
+        try:
+            yield
+        finally:
+            task.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="lexloci",
         version=__version__,
         summary="Jurisdiction-scoped enforcement for real-time meetings",
@@ -28,6 +60,11 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.include_router(health.router)
     app.include_router(geo.router, prefix="/api/v1")
+    app.include_router(meetings.router, prefix="/api/v1")
+    app.include_router(cases.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
+    app.include_router(signalling.router)
     return app

@@ -1,13 +1,22 @@
-"""Request-scoped helpers shared by routes: the container and the caller's client address."""
+"""Request-scoped helpers shared by routes: the container, the caller's address, who is calling.
+
+Authentication: ``Authorization: Bearer <token>``. A staff token (a role) or a host token (an
+account) is checked against the token store; a participant's signalling token (from a join) is
+accepted only where a route says so. Every use of a staff token is appended to the audit log
+("privileged token use", issue 5) with the method and path — never the token itself.
+"""
 
 from __future__ import annotations
 
 from fastapi import Request
 
+from lexloci.audit.tags import AuditTag
+from lexloci.auth import Principal, Role
 from lexloci.bootstrap import Container
+from lexloci.errors import Forbidden, Unauthenticated
 from lexloci.geo import ClientAddress, resolve_client_address
 
-__all__ = ["client_address", "container_of"]
+__all__ = ["bearer_token", "client_address", "container_of", "principal", "require"]
 
 
 def container_of(request: Request) -> Container:
@@ -21,3 +30,47 @@ def client_address(request: Request) -> ClientAddress:
     peer = request.client.host if request.client else None
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
     return resolve_client_address(peer, headers, container.trusted_proxies)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
+        raise Unauthenticated("use the header 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def principal(request: Request) -> Principal | None:
+    """The authenticated caller, None without a token; a wrong token is 401, not anonymous."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    container = container_of(request)
+    found = container.tokens.authenticate(token)
+    if found is None:
+        raise Unauthenticated("unknown or revoked token")
+    if found.role is not None:
+        with container.engine.begin() as conn:
+            container.audit_log.append(
+                conn,
+                AuditTag.AUTH_TOKEN_USED,
+                found.actor,
+                {"token_id": found.token_id, "method": request.method, "path": request.url.path},
+            )
+    return found
+
+
+def require(request: Request, *roles: Role, account_id: str | None = None) -> Principal:
+    """A caller with one of ``roles`` — or, when ``account_id`` is given, that account's host."""
+    caller = principal(request)
+    if caller is None:
+        raise Unauthenticated("this endpoint needs a bearer token")
+    if caller.has(*roles):
+        return caller
+    if account_id is not None and caller.account_id == account_id:
+        return caller
+    wanted = ", ".join(r.value for r in roles) or "none"
+    suffix = " or the meeting's host" if account_id is not None else ""
+    raise Forbidden(f"this needs the role {wanted}{suffix}", roles=[r.value for r in roles])

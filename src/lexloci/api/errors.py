@@ -20,9 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lexloci.errors import (
     ConfigurationError,
     Conflict,
+    Forbidden,
     InvalidInput,
     LexlociError,
     NotFound,
+    Unauthenticated,
 )
 
 __all__ = ["error_response", "install_error_handlers", "status_for"]
@@ -33,6 +35,8 @@ _STATUS: list[tuple[type[LexlociError], int]] = [
     (InvalidInput, 422),
     (NotFound, 404),
     (Conflict, 409),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (ConfigurationError, 500),
 ]
 
@@ -75,7 +79,9 @@ def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LexlociError)
     async def _lexloci(_: Request, exc: LexlociError) -> JSONResponse:
-        return error_response(status_for(exc), exc.code, exc.message, **exc.details)
+        body = exc.as_dict()
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return JSONResponse({"error": body}, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from lexloci import __version__
-from lexloci.bootstrap import build_container
+from lexloci.bootstrap import Container, build_container, build_locator
+from lexloci.cli.audit_commands import app as audit_app
 from lexloci.config import Settings
 from lexloci.errors import ConfigurationError, InvalidInput, LexlociError
-from lexloci.geo import Evidence, Location
+from lexloci.geo import Evidence, Location, Locator
 
 __all__ = ["app", "main"]
 
@@ -59,10 +60,10 @@ def _settings(**overrides: Any) -> Settings:
         raise fail(f"invalid setting: {exc}") from None
 
 
-def _locate_one(container: Any, query: str) -> Location:
+def _locate_one(locator: Locator, query: str) -> Location:
     if query.strip().startswith("+"):
-        return container.locator.locate(Evidence(phone=query))  # type: ignore[no-any-return]
-    return container.locator.locate(Evidence(client_ip=query))  # type: ignore[no-any-return]
+        return locator.locate(Evidence(phone=query))
+    return locator.locate(Evidence(client_ip=query))
 
 
 def _text_line(query: str, location: Location) -> str:
@@ -110,14 +111,14 @@ def locate(
     Example: lexloci locate 223.5.5.5 202.175.3.3 +85221234567 10.0.0.1 --json
     """
     try:
-        container = build_container(_settings(geoip_mmdb=geoip_mmdb))
+        locator = build_locator(_settings(geoip_mmdb=geoip_mmdb))
     except LexlociError as exc:
         raise fail(exc.message) from None
     results: list[dict[str, Any]] = []
     failed = False
     for query in queries:
         try:
-            location = _locate_one(container, query)
+            location = _locate_one(locator, query)
         except InvalidInput as exc:
             typer.echo(f"error: {exc.message}", err=True)
             failed = True
@@ -184,6 +185,104 @@ def serve(
         server_header=False,
         log_level=log_level,
     )
+
+
+app.add_typer(audit_app, name="audit")
+
+token_app = typer.Typer(
+    name="token",
+    help="Create, list and revoke bearer tokens for staff roles and hosts.",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+
+
+def _database(db: str | None) -> Container:
+    try:
+        return build_container(_settings(database_url=db))
+    except LexlociError as exc:
+        raise fail(exc.message) from None
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who holds the token (a person's name or handle).")],
+    role: Annotated[
+        str | None,
+        typer.Option(help="admin, intake, reviewer, approver or auditor.", show_default=False),
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option(help="A host account id (instead of a role).", show_default=False)
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+    ] = None,
+) -> None:
+    """Create a bearer token and print it (it is shown once; only its hash is stored).
+
+    One person may hold several roles through several tokens with the same --name; the
+    two-person rule compares names, so whoever took a case in can never approve it.
+
+    Example: lexloci token create --role approver --name bob
+    """
+    from lexloci.auth import Role
+
+    if (role is None) == (account is None):
+        raise fail("give either --role ROLE or --account ACCOUNT_ID")
+    parsed: Role | None = None
+    if role is not None:
+        try:
+            parsed = Role(role.strip().lower())
+        except ValueError:
+            raise fail(
+                f"unknown role {role!r}; one of " + ", ".join(r.value for r in Role)
+            ) from None
+    container = _database(db)
+    try:
+        token_id, token = container.tokens.create(
+            name, container.clock.now(), role=parsed, account_id=account, actor=f"cli:{name}"
+        )
+    except LexlociError as exc:
+        raise fail(exc.message) from None
+    finally:
+        container.close()
+    typer.echo(
+        f"created {token_id} for {name} ({parsed.value if parsed else 'host of ' + str(account)})",
+        err=True,
+    )
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
+) -> None:
+    """List tokens (never their secrets)."""
+    container = _database(db)
+    try:
+        for row in container.tokens.list():
+            state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+            holder = row["role"] or f"host of {row['account_id']}"
+            typer.echo(f"{row['id']}\t{row['name']}\t{holder}\t{state}")
+    finally:
+        container.close()
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token id (tok_...) from 'token list'.")],
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
+) -> None:
+    """Revoke a token: it stops working at once."""
+    container = _database(db)
+    try:
+        container.tokens.revoke(token_id, container.clock.now())
+    except LexlociError as exc:
+        raise fail(exc.message) from None
+    finally:
+        container.close()
+    typer.echo(f"revoked {token_id}")
 
 
 def main() -> None:

@@ -178,7 +178,9 @@ class Locator:
 
     def _combine(self, signals: tuple[SignalLocation, ...]) -> Location:
         best = next((s for s in signals if s.signal.is_network and s.territory), None)
-        if best is None:
+        if best is None and not any(s.signal.is_network and s.candidates for s in signals):
+            # A phone number is an estimate only when no network signal named any territory
+            # (the same precedence the policy engine's rule gives it).
             best = next((s for s in signals if s.territory), None)
         if best is not None:
             location = Location(best.territory, signals, best.subdivision)

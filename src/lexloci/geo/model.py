@@ -16,13 +16,14 @@ Rules for one signal with several sources (IP databases):
 
 How the signals of one participant combine for a restriction is the policy engine's rule
 (``lexloci.policy``); ``Location.territory`` is only the best single estimate for rosters and
-reports: the first network signal with a territory (media path, then client address), else the
-phone number.
+reports: the first network signal with a territory (media path, then client address), else —
+only when no network signal named any territory — the phone number.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,16 @@ class SourceAnswer:
     subdivision: str | None = None
     raw: str | None = None  # the source's own code when it was not a territory (EU, AP, UK...)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SourceAnswer:
+        return cls(
+            str(data["source"]),
+            str(data["version"]),
+            data.get("territory"),
+            data.get("subdivision"),
+            data.get("raw"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "source": self.source,
@@ -117,6 +128,20 @@ class SignalLocation:
     @property
     def disagreement(self) -> bool:
         return len(self.candidates) > 1 and self.reason is Reason.SOURCES_DISAGREE
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SignalLocation:
+        reason = data.get("reason")
+        return cls(
+            Signal(data["signal"]),
+            data.get("territory"),
+            frozenset(data.get("candidates", ())),
+            tuple(SourceAnswer.from_dict(a) for a in data.get("sources", ())),
+            frozenset(Flag(f) for f in data.get("flags", ())),
+            data.get("subdivision"),
+            Reason(reason) if reason else None,
+            data.get("detail"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -173,6 +198,17 @@ class Location:
             if s.signal is kind:
                 return s
         return None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Location:
+        """Rebuild a recorded snapshot (``to_dict``'s output); raises ValueError/KeyError."""
+        reason = data.get("reason")
+        return cls(
+            data.get("territory"),
+            tuple(SignalLocation.from_dict(s) for s in data.get("signals", ())),
+            data.get("subdivision"),
+            Reason(reason) if reason else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The evidence snapshot recorded with decisions and shown by ``locate``."""

@@ -192,3 +192,17 @@ def test_tor_exit_list_and_anonymous_ip_database_flag_addresses(tmp_path: Path) 
     assert locator.locate_ip("223.5.5.5").territory == "CN"  # flags never change the territory
     assert locator.locate_ip("202.175.3.3").flags == set()
     assert "2 exits" in locator.describe()[1]["version"]
+
+
+def test_recorded_snapshots_rebuild_the_same_location(locator: Locator, tmp_path: Path) -> None:
+    from lexloci.geo import Location
+
+    samples = [
+        locator.locate_ip("223.5.5.5"),
+        locator.locate_ip("10.0.0.1"),
+        locator.locate_phone("+12025550100"),
+        locator.locate(Evidence(client_ip="8.8.4.4", media_ip="202.175.3.3", phone="+85221234567")),
+        locator.unknown_client("malformed header"),
+    ]
+    for location in samples:
+        assert Location.from_dict(location.to_dict()) == location

@@ -1,0 +1,195 @@
+"""Accounts, meetings, sessions, the join gate, rosters and host controls (``/api/v1``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Body, Request, Response
+
+from lexloci.api.deps import bearer_token, client_address, container_of, principal, require
+from lexloci.api.schemas import AccountIn, JoinIn, MeetingIn, RemoveIn
+from lexloci.auth import Role
+from lexloci.errors import Forbidden, GeoRestricted, Unauthenticated
+from lexloci.meetings.notices import pick_language
+from lexloci.meetings.service import JoinRequest
+
+router = APIRouter(tags=["meetings"])
+
+_STAFF = (Role.ADMIN, Role.REVIEWER, Role.APPROVER, Role.AUDITOR, Role.INTAKE)
+
+
+@router.post("/accounts", status_code=201, summary="Create a host account (admin)")
+def create_account(request: Request, body: AccountIn) -> dict[str, Any]:
+    caller = require(request, Role.ADMIN)
+    container = container_of(request)
+    account = container.meetings.create_account(body.name, body.home_country, caller.actor)
+    token_id, token = container.tokens.create(
+        body.name, container.clock.now(), account_id=account.id, actor=caller.actor
+    )
+    return {**account.to_dict(), "host_token": token, "host_token_id": token_id}
+
+
+@router.get("/accounts/{account_id}", summary="A host account")
+def get_account(request: Request, account_id: str) -> dict[str, Any]:
+    require(request, *_STAFF, account_id=account_id)
+    return container_of(request).meetings.account(account_id).to_dict()
+
+
+@router.post("/meetings", status_code=201, summary="Create a meeting (its host or an admin)")
+def create_meeting(request: Request, body: MeetingIn) -> dict[str, Any]:
+    caller = require(request, Role.ADMIN, account_id=body.host_account_id)
+    meeting = container_of(request).meetings.create_meeting(
+        body.topic, body.host_account_id, caller.actor, body.recurrence, body.series_of
+    )
+    return meeting.to_dict()
+
+
+@router.get("/meetings/{meeting_id}", summary="A meeting and its sessions")
+def get_meeting(request: Request, meeting_id: str) -> dict[str, Any]:
+    service = container_of(request).meetings
+    meeting = service.meeting(meeting_id)
+    require(request, *_STAFF, account_id=meeting.host_account_id)
+    sessions = service.store.sessions(meeting_id)
+    return {**meeting.to_dict(), "sessions": [s.to_dict() for s in sessions]}
+
+
+@router.post(
+    "/meetings/{meeting_id}/sessions", status_code=201, summary="Start a live session of a meeting"
+)
+async def start_session(request: Request, meeting_id: str) -> dict[str, Any]:
+    container = container_of(request)
+    meeting = await to_thread.run_sync(container.meetings.meeting, meeting_id)
+    caller = await to_thread.run_sync(
+        lambda: require(request, Role.ADMIN, account_id=meeting.host_account_id)
+    )
+    session = await container.live.start_session(meeting_id, caller.actor)
+    return {**session.to_dict(), "join_url": f"/meet/{session.id}"}
+
+
+@router.get("/sessions/{session_id}", summary="A session: state, lock, live count, host notices")
+def get_session(request: Request, session_id: str) -> dict[str, Any]:
+    container = container_of(request)
+    session = container.meetings.session(session_id)
+    return {
+        **session.to_dict(),
+        "live_participants": len(container.meetings.live_ids(session_id)),
+        "host_notices": list(container.live.host_notices.get(session_id, ())),
+    }
+
+
+@router.post(
+    "/sessions/{session_id}/join",
+    status_code=201,
+    summary="Join a session through the geographic gate",
+    responses={403: {"description": "geo_restricted: refused, with the notice"}},
+)
+async def join(request: Request, session_id: str, body: JoinIn) -> dict[str, Any]:
+    container = container_of(request)
+    language = pick_language(body.language, request.headers.get("accept-language"))
+    result, media = await container.live.join(
+        JoinRequest(
+            session_id=session_id,
+            display_name=body.display_name,
+            client=client_address(request),
+            phone=body.phone,
+            user_id=body.user_id,
+            language=language,
+        )
+    )
+    decision = result.decision
+    if result.token is None:
+        notice = result.notice
+        raise GeoRestricted(
+            notice.text if notice else "refused",
+            participant_id=result.participant.id,
+            territory=decision.location.territory,
+            case_refs=list(notice.case_refs) if notice else [],
+            restriction_ids=list(decision.restriction_ids),
+            decision_id=decision.decision_id,
+            policy_version=decision.policy_version,
+            notice=notice.to_dict() if notice else None,
+        )
+    return {
+        "participant_id": result.participant.id,
+        "session_id": session_id,
+        "token": result.token,
+        "territory": result.participant.territory,
+        "decision_id": decision.decision_id,
+        "policy_version": decision.policy_version,
+        "signalling_url": f"/api/v1/sessions/{session_id}/signal",
+        "media": media,
+        "location": result.participant.location,
+    }
+
+
+@router.get("/sessions/{session_id}/participants", summary="The roster: everyone, with state")
+def roster(request: Request, session_id: str, state: str | None = None) -> dict[str, Any]:
+    """Everyone who joined or tried to, with territory and state. Participants of the session
+    (with their signalling token), its host and staff may read it; staff also see evidence."""
+    container = container_of(request)
+    service = container.meetings
+    session = service.session(session_id)
+    meeting = service.meeting(session.meeting_id)
+    token = bearer_token(request)
+    staff = False
+    if token is not None and service.participant_for_token(session_id, token) is not None:
+        pass
+    else:
+        caller = principal(request)
+        if caller is None:
+            raise Unauthenticated("the roster needs a participant, host or staff token")
+        if not (caller.has(*_STAFF) or caller.account_id == meeting.host_account_id):
+            raise Forbidden("only this session's participants, its host and staff see the roster")
+        staff = caller.has(*_STAFF)
+    everyone = service.store.participants(session_id)
+    if state is not None:
+        everyone = [p for p in everyone if p.state.value == state]
+    return {
+        "session_id": session_id,
+        "participants": [p.to_dict(evidence=staff) for p in everyone],
+    }
+
+
+@router.delete(
+    "/sessions/{session_id}/participants/{participant_id}",
+    status_code=204,
+    summary="The host removes one participant",
+)
+async def remove_participant(
+    request: Request,
+    session_id: str,
+    participant_id: str,
+    body: Annotated[RemoveIn | None, Body()] = None,
+) -> Response:
+    container = container_of(request)
+    caller = await to_thread.run_sync(_host_of_session, request, session_id)
+    reason = body.reason if body else "removed by the host"
+    await container.live.remove_by_host(session_id, participant_id, reason, caller)
+    return Response(status_code=204)
+
+
+def _host_of_session(request: Request, session_id: str) -> str:
+    service = container_of(request).meetings
+    meeting = service.meeting(service.session(session_id).meeting_id)
+    return require(request, Role.ADMIN, account_id=meeting.host_account_id).actor
+
+
+@router.post("/sessions/{session_id}/lock", summary="Lock: nobody new may join")
+def lock(request: Request, session_id: str) -> dict[str, Any]:
+    actor = _host_of_session(request, session_id)
+    return container_of(request).meetings.set_locked(session_id, True, actor).to_dict()
+
+
+@router.post("/sessions/{session_id}/unlock", summary="Unlock the session")
+def unlock(request: Request, session_id: str) -> dict[str, Any]:
+    actor = _host_of_session(request, session_id)
+    return container_of(request).meetings.set_locked(session_id, False, actor).to_dict()
+
+
+@router.post("/sessions/{session_id}/end", summary="End the session (host or admin only)")
+async def end(request: Request, session_id: str) -> dict[str, Any]:
+    container = container_of(request)
+    actor = await to_thread.run_sync(_host_of_session, request, session_id)
+    await container.live.end_session(session_id, actor)
+    return container.meetings.session(session_id).to_dict()

@@ -1,0 +1,1 @@
+"""The government-request workflow: intake, impact preview, two-person decision, appeal."""

@@ -1,0 +1,136 @@
+"""``LiveMeetings``: the asynchronous side of the meeting service — connections and notices.
+
+The service decides and records; this class makes the recorded effects happen on the
+connections of this node, always *after* the service has committed them (I4):
+
+- a removal closes the participant's signalling connection after sending the removal notice,
+  then every remaining member of the session gets the new roster and the host notice;
+- a host removal and the end of a session do the same with their own messages;
+- the roster sent to members is the session's ``joined`` participants — the same list the
+  roster endpoint returns (I3).
+
+Blocking work (database writes) runs in a worker thread so the event loop keeps relaying media
+negotiation for everyone else while an enforcement step is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from typing import Any
+
+from anyio import to_thread
+
+from lexloci.media import MediaPlane, MeshMediaPlane
+from lexloci.meetings.model import MeetingSession
+from lexloci.meetings.service import (
+    HostNotice,
+    JoinRequest,
+    JoinResult,
+    MeetingService,
+    RemovalOutcome,
+)
+from lexloci.meetings.signalling import CLOSE_REMOVED, CLOSE_SESSION_ENDED, SignallingHub
+from lexloci.policy import Restriction
+
+__all__ = ["LiveMeetings"]
+
+_NOTICES_KEPT = 50
+
+
+class LiveMeetings:
+    def __init__(
+        self, service: MeetingService, hub: SignallingHub, media: MediaPlane | None = None
+    ) -> None:
+        self.service = service
+        self.hub = hub
+        self.media: MediaPlane = media or MeshMediaPlane()
+        self.host_notices: dict[str, deque[dict[str, Any]]] = defaultdict(
+            lambda: deque(maxlen=_NOTICES_KEPT)
+        )
+
+    def roster_message(self, session_id: str) -> dict[str, Any]:
+        members = self.service.roster(session_id)
+        return {
+            "type": "roster",
+            "session_id": session_id,
+            "participants": [p.to_dict() for p in members],
+        }
+
+    async def publish_roster(self, session_id: str) -> None:
+        message = await to_thread.run_sync(self.roster_message, session_id)
+        await self.hub.broadcast(session_id, message)
+
+    async def start_session(self, meeting_id: str, actor: str) -> MeetingSession:
+        session = await to_thread.run_sync(self.service.start_session, meeting_id, actor)
+        await self.media.start_session(session.id)
+        return session
+
+    async def join(self, request: JoinRequest) -> tuple[JoinResult, dict[str, Any] | None]:
+        """The join gate, then (only for an admitted participant) the media credential."""
+        result = await to_thread.run_sync(self.service.join, request)
+        if result.token is None:
+            return result, None
+        media = await self.media.admit(request.session_id, result.participant.id)
+        return result, media
+
+    async def activate(self, restriction: Restriction, actor: str) -> RemovalOutcome:
+        outcome = await to_thread.run_sync(self.service.activate, restriction, actor)
+        await self.apply_outcome(outcome)
+        return outcome
+
+    async def apply_change(self, restriction: Restriction) -> RemovalOutcome:
+        outcome = await to_thread.run_sync(self.service.apply_change, restriction)
+        await self.apply_outcome(outcome)
+        return outcome
+
+    async def apply_outcome(self, outcome: RemovalOutcome) -> None:
+        """Close the removed participants' connections, then tell the rest of each session."""
+        if not outcome.removed:
+            return
+        await asyncio.gather(
+            *(self.media.remove(r.session_id, r.participant_id) for r in outcome.removed)
+        )
+        await self.hub.detach_many(
+            (
+                (r.session_id, r.participant_id, {"type": "removed", "notice": r.notice.to_dict()})
+                for r in outcome.removed
+            ),
+            CLOSE_REMOVED,
+        )
+        await asyncio.gather(
+            *(self._tell_host(n) for n in outcome.host_notices),
+        )
+        await asyncio.gather(*(self.publish_roster(sid) for sid in outcome.sessions))
+
+    async def _tell_host(self, notice: HostNotice) -> None:
+        body = {"type": "host_notice", **notice.to_dict()}
+        self.host_notices[notice.session_id].append(body)
+        await self.hub.broadcast(notice.session_id, body)
+
+    async def remove_by_host(
+        self, session_id: str, participant_id: str, reason: str, actor: str
+    ) -> None:
+        removed = await to_thread.run_sync(
+            self.service.remove_by_host, session_id, participant_id, reason, actor
+        )
+        message = {
+            "type": "removed",
+            "notice": {"kind": "removed_by_host", **(removed.reason or {})},
+        }
+        await self.hub.detach(session_id, participant_id, message, CLOSE_REMOVED)
+        await self.publish_roster(session_id)
+
+    async def leave(self, session_id: str, participant_id: str) -> None:
+        await to_thread.run_sync(self.service.leave, session_id, participant_id)
+        await self.media.remove(session_id, participant_id)
+        await self.hub.detach(session_id, participant_id, None, 1000)
+        await self.publish_roster(session_id)
+
+    async def end_session(self, session_id: str, actor: str) -> None:
+        _, members = await to_thread.run_sync(self.service.end_session, session_id, actor)
+        await self.hub.detach_many(
+            ((session_id, pid, {"type": "session_ended"}) for pid in members),
+            CLOSE_SESSION_ENDED,
+        )
+        await self.media.end_session(session_id)

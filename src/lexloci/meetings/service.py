@@ -1,0 +1,764 @@
+"""The meeting service: accounts, meetings, sessions, the join gate, and live enforcement.
+
+Evaluation order of a join (``MeetingService.join``):
+
+1. the session must exist, be live and not locked (``NotFound`` / ``Conflict``);
+2. the client address was resolved by the caller through the trusted proxies; the participant
+   is located from it and from a dial-in number, if any (``Locator.locate``);
+3. the policy engine decides for the session's context (meeting, series, host account);
+4. the participant — admitted (``joined``) or refused (``blocked``) — and the decision with its
+   evidence are written in one transaction with the audit entry; only then is the answer given.
+
+Live enforcement (``activate``): the restriction is stored and audited, installed in the policy
+engine, and swept over this node's live participants; every removal is written and audited in
+one transaction *before* the caller closes any connection. Nothing here ends a session or
+suspends an account: the only outputs are removals of individual participants (I2).
+
+The node's live roster (who is ``joined`` in a live session, with their Location) is held in
+memory for sweeps and signalling, and rebuilt from storage at start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lexloci.audit.tags import AuditTag
+from lexloci.auth import hash_token, new_token
+from lexloci.clock import Clock
+from lexloci.errors import Conflict, InvalidInput, NotFound
+from lexloci.geo import ClientAddress, Evidence, Location, Locator
+from lexloci.jurisdictions import normalize_territory
+from lexloci.meetings.model import (
+    Account,
+    Meeting,
+    MeetingSession,
+    Participant,
+    ParticipantState,
+    SessionState,
+)
+from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
+from lexloci.meetings.ports import StateChange, Store
+from lexloci.policy import (
+    Decision,
+    Effect,
+    Enforcement,
+    LiveParticipant,
+    PolicyEngine,
+    Removal,
+    Restriction,
+    SessionContext,
+)
+from lexloci.policy.codec import restriction_to_dict
+
+__all__ = [
+    "HostNotice",
+    "JoinRequest",
+    "JoinResult",
+    "MeetingService",
+    "Notice",
+    "RemovalOutcome",
+    "RemovedParticipant",
+    "new_id",
+    "restriction_payload",
+]
+
+MAX_NAME = 100
+MAX_TOPIC = 300
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _clean_text(value: str, what: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string")
+    text = " ".join(value.split())
+    if not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text):
+        raise InvalidInput(f"{what} contains control characters")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    session_id: str
+    display_name: str
+    client: ClientAddress
+    phone: str | None = None
+    user_id: str | None = None
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a blocked or removed participant is shown."""
+
+    kind: NoticeKind
+    territory: str | None
+    case_refs: tuple[str, ...]
+    language: str
+    text: str
+    texts: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "territory": self.territory,
+            "case_refs": list(self.case_refs),
+            "language": self.language,
+            "text": self.text,
+            "texts": self.texts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    participant: Participant
+    decision: Decision
+    token: str | None  # the signalling token, only for an admitted participant
+    notice: Notice | None  # only for a refused one
+
+
+@dataclass(frozen=True, slots=True)
+class HostNotice:
+    session_id: str
+    count: int
+    territory: str | None
+    case_ref: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "count": self.count,
+            "territory": self.territory,
+            "case_ref": self.case_ref,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedParticipant:
+    participant_id: str
+    session_id: str
+    territory: str | None
+    notice: Notice
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalOutcome:
+    """What one enforcement step did: who was removed (with notices) and what hosts are told."""
+
+    restriction: Restriction | None
+    removed: tuple[RemovedParticipant, ...] = ()
+    host_notices: tuple[HostNotice, ...] = ()
+    policy_version: int = 0
+
+    @property
+    def sessions(self) -> set[str]:
+        return {r.session_id for r in self.removed}
+
+
+@dataclass
+class _Live:
+    participant: LiveParticipant
+    language: str
+    client_ip: str | None
+    phone: str | None
+    media_ip: str | None = None
+
+
+@dataclass
+class _LiveState:
+    by_id: dict[str, _Live] = field(default_factory=dict)
+    by_session: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    tokens: dict[str, str] = field(default_factory=dict)  # token hash -> participant id
+    token_of: dict[str, str] = field(default_factory=dict)  # participant id -> token hash
+
+
+class MeetingService:
+    def __init__(
+        self,
+        store: Store,
+        locator: Locator,
+        engine: PolicyEngine,
+        clock: Clock,
+        *,
+        node: str = "local",
+    ) -> None:
+        self.store = store
+        self.locator = locator
+        self.engine = engine
+        self.clock = clock
+        self.node = node
+        self._lock = threading.RLock()
+        self._live = _LiveState()
+        self._contexts: dict[str, SessionContext] = {}
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Install stored restrictions and rebuild the live roster from storage."""
+        self.engine.apply_many(self.store.restrictions())
+        with self._lock:
+            self._live = _LiveState()
+            for participant, token_hash in self.store.live_participants():
+                context = self.context(participant.session_id)
+                location = self._relocate(participant.client_ip, participant.phone)
+                self._admit(participant, context, location, token_hash)
+
+    def _relocate(self, client_ip: str | None, phone: str | None) -> Location:
+        try:
+            return self.locator.locate(Evidence(client_ip=client_ip, phone=phone))
+        except InvalidInput:
+            return self.locator.unknown_client("stored evidence no longer parses")
+
+    # -- accounts, meetings, sessions ---------------------------------------------------------
+
+    def create_account(self, name: str, home_country: str, actor: str) -> Account:
+        account = Account(
+            id=new_id("acc"),
+            name=_clean_text(name, "name", MAX_NAME),
+            home_country=normalize_territory(home_country),
+            created_at=self.clock.now(),
+        )
+        with self.store.transaction() as tx:
+            tx.insert_account(account)
+            tx.audit(
+                AuditTag.MEETING_ACCOUNT_CREATED,
+                actor,
+                {
+                    "account_id": account.id,
+                    "home_country": account.home_country,
+                    "name": account.name,
+                },
+            )
+        return account
+
+    def account(self, account_id: str) -> Account:
+        account = self.store.account(account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id!r}", id=account_id)
+        return account
+
+    def create_meeting(
+        self,
+        topic: str,
+        host_account_id: str,
+        actor: str,
+        recurrence: str | None = None,
+        series_of: str | None = None,
+    ) -> Meeting:
+        self.account(host_account_id)
+        meeting_id = new_id("mtg")
+        series_id = meeting_id
+        if series_of is not None:
+            parent = self.meeting(series_of)
+            if parent.host_account_id != host_account_id:
+                raise InvalidInput("a meeting can join only a series of the same host account")
+            series_id = parent.series_id
+        if recurrence is not None:
+            recurrence = _clean_text(recurrence, "recurrence", 100)
+        meeting = Meeting(
+            id=meeting_id,
+            topic=_clean_text(topic, "topic", MAX_TOPIC),
+            host_account_id=host_account_id,
+            series_id=series_id,
+            created_at=self.clock.now(),
+            recurrence=recurrence,
+        )
+        with self.store.transaction() as tx:
+            tx.insert_meeting(meeting)
+            tx.audit(
+                AuditTag.MEETING_MEETING_CREATED,
+                actor,
+                {
+                    "meeting_id": meeting.id,
+                    "series_id": meeting.series_id,
+                    "host_account_id": meeting.host_account_id,
+                    "topic": meeting.topic,
+                    "recurrence": meeting.recurrence,
+                },
+            )
+        return meeting
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        meeting = self.store.meeting(meeting_id)
+        if meeting is None:
+            raise NotFound(f"no meeting {meeting_id!r}", id=meeting_id)
+        return meeting
+
+    def start_session(self, meeting_id: str, actor: str) -> MeetingSession:
+        meeting = self.meeting(meeting_id)
+        session = MeetingSession(
+            id=new_id("ses"), meeting_id=meeting.id, started_at=self.clock.now()
+        )
+        with self.store.transaction() as tx:
+            tx.insert_session(session)
+            tx.audit(
+                AuditTag.MEETING_SESSION_STARTED,
+                actor,
+                {
+                    "meeting_id": meeting.id,
+                    "session_id": session.id,
+                    "context": self.context_for(meeting, session.id).to_dict(),
+                },
+            )
+        return session
+
+    def session(self, session_id: str) -> MeetingSession:
+        session = self.store.session(session_id)
+        if session is None:
+            raise NotFound(f"no session {session_id!r}", id=session_id)
+        return session
+
+    def context(self, session_id: str) -> SessionContext:
+        cached = self._contexts.get(session_id)
+        if cached is None:
+            session = self.session(session_id)
+            cached = self.context_for(self.meeting(session.meeting_id), session_id)
+            self._contexts[session_id] = cached
+        return cached
+
+    @staticmethod
+    def context_for(meeting: Meeting, session_id: str) -> SessionContext:
+        return SessionContext(session_id, meeting.id, meeting.series_id, meeting.host_account_id)
+
+    def set_locked(self, session_id: str, locked: bool, actor: str) -> MeetingSession:
+        session = self._live_session(session_id)
+        updated = replace(session, locked=locked)
+        tag = AuditTag.MEETING_SESSION_LOCKED if locked else AuditTag.MEETING_SESSION_UNLOCKED
+        with self.store.transaction() as tx:
+            tx.update_session(updated)
+            tx.audit(tag, actor, {"session_id": session_id})
+        return updated
+
+    def end_session(self, session_id: str, actor: str) -> tuple[MeetingSession, list[str]]:
+        """End a session (hosts and admins only — never enforcement). Returns who was in it."""
+        session = self._live_session(session_id)
+        now = self.clock.now()
+        ended = replace(session, state=SessionState.ENDED, ended_at=now)
+        members = [p.id for p in self.store.participants(session_id, [ParticipantState.JOINED])]
+        changes = [StateChange(pid, ParticipantState.LEFT, now) for pid in members]
+        with self.store.transaction() as tx:
+            tx.update_session(ended)
+            tx.set_states(changes)
+            tx.audit(
+                AuditTag.MEETING_SESSION_ENDED,
+                actor,
+                {
+                    "meeting_id": session.meeting_id,
+                    "session_id": session_id,
+                    "reason": "ended by the host",
+                    "participants": len(members),
+                },
+            )
+        with self._lock:
+            for pid in members:
+                self._drop(pid)
+        return ended, members
+
+    def _live_session(self, session_id: str) -> MeetingSession:
+        session = self.session(session_id)
+        if session.state is not SessionState.LIVE:
+            raise Conflict(f"session {session_id} has ended", id=session_id, reason="session_ended")
+        return session
+
+    # -- the join gate -----------------------------------------------------------------------
+
+    def join(self, request: JoinRequest) -> JoinResult:
+        session = self._live_session(request.session_id)
+        if session.locked:
+            raise Conflict(
+                f"session {session.id} is locked by its host",
+                id=session.id,
+                reason="session_locked",
+            )
+        name = _clean_text(request.display_name, "display_name", MAX_NAME)
+        user_id = _clean_text(request.user_id, "user_id", 100) if request.user_id else None
+        context = self.context(session.id)
+        if request.client.address is None and request.phone is None:
+            location = self.locator.unknown_client(request.client.reason or "unknown")
+        else:
+            location = self.locator.locate(
+                Evidence(client_ip=request.client.address, phone=request.phone)
+            )
+        now = self.clock.now()
+        decision = self.engine.decide(context, location, now)
+        admitted = decision.effect is Effect.ALLOW
+        notice = None if admitted else self._notice(NoticeKind.BLOCKED, decision, request.language)
+        participant = Participant(
+            id=new_id("par"),
+            session_id=session.id,
+            display_name=name,
+            state=ParticipantState.JOINED if admitted else ParticipantState.BLOCKED,
+            joined_at=now,
+            territory=location.territory,
+            location=location.to_dict(),
+            client_ip=request.client.address,
+            phone=request.phone,
+            user_id=user_id,
+            language=request.language,
+            reason=None if admitted else _decision_reason(decision, notice),
+            decision_id=decision.decision_id,
+        )
+        token = new_token() if admitted else None
+        token_hash = hash_token(token) if token else None
+        tag = (
+            AuditTag.MEETING_PARTICIPANT_JOIN_ALLOWED
+            if admitted
+            else AuditTag.MEETING_PARTICIPANT_JOIN_DENIED
+        )
+        payload: dict[str, Any] = {
+            "participant_id": participant.id,
+            "session_id": session.id,
+            "context": context.to_dict(),
+            "territory": location.territory,
+            "evidence": participant.location,
+            "client_ip": request.client.address,
+            "client_address_via": request.client.via,
+            "phone": request.phone,
+            "decision_id": decision.decision_id,
+            "policy_version": decision.policy_version,
+            "effect": decision.effect.value,
+            "reasons": [r.to_dict() for r in decision.reasons],
+            "restriction_ids": list(decision.restriction_ids),
+            "case_ids": list(notice.case_refs) if notice else [],
+        }
+        if notice is not None:
+            payload["notice"] = notice.text
+        with self.store.transaction() as tx:
+            tx.insert_participant(participant, token_hash)
+            tx.audit(tag, f"participant:{participant.id}", payload)
+        if admitted:
+            with self._lock:
+                self._admit(participant, context, location, token_hash)
+        return JoinResult(participant, decision, token, notice)
+
+    def _notice(self, kind: NoticeKind, decision: Decision, language: str) -> Notice:
+        territory = decision.location.territory
+        cases = tuple(dict.fromkeys(r.case_ref for r in decision.reasons if r.case_ref))
+        case = ", ".join(cases) or "-"
+        return Notice(
+            kind,
+            territory,
+            cases,
+            language,
+            participant_notice(kind, territory, case, language),
+            notice_texts(kind, territory, case),
+        )
+
+    def _admit(
+        self,
+        participant: Participant,
+        context: SessionContext,
+        location: Location,
+        token_hash: str | None,
+    ) -> None:
+        live = _Live(
+            LiveParticipant(participant.id, context, location),
+            participant.language,
+            participant.client_ip,
+            participant.phone,
+        )
+        self._live.by_id[participant.id] = live
+        self._live.by_session[participant.session_id].add(participant.id)
+        if token_hash is not None:
+            self._live.tokens[token_hash] = participant.id
+            self._live.token_of[participant.id] = token_hash
+
+    def _drop(self, participant_id: str) -> None:
+        live = self._live.by_id.pop(participant_id, None)
+        if live is None:
+            return
+        members = self._live.by_session.get(live.participant.context.session_id)
+        if members is not None:
+            members.discard(participant_id)
+            if not members:
+                del self._live.by_session[live.participant.context.session_id]
+        token_hash = self._live.token_of.pop(participant_id, None)
+        if token_hash is not None:
+            self._live.tokens.pop(token_hash, None)
+
+    # -- the live roster ---------------------------------------------------------------------
+
+    def participant_for_token(self, session_id: str, token: str) -> str | None:
+        """The live participant a signalling token belongs to, in this session, else None."""
+        pid = self._live.tokens.get(hash_token(token))
+        if pid is None:
+            return None
+        live = self._live.by_id.get(pid)
+        if live is None or live.participant.context.session_id != session_id:
+            return None
+        return pid
+
+    def live_ids(self, session_id: str) -> set[str]:
+        return set(self._live.by_session.get(session_id, ()))
+
+    def live_count(self) -> int:
+        return len(self._live.by_id)
+
+    def roster(self, session_id: str) -> list[Participant]:
+        self.session(session_id)
+        return self.store.participants(session_id, [ParticipantState.JOINED])
+
+    def leave(self, session_id: str, participant_id: str) -> Participant:
+        participant = self._member(session_id, participant_id)
+        left = replace(participant, state=ParticipantState.LEFT, left_at=self.clock.now())
+        with self.store.transaction() as tx:
+            tx.set_states(
+                [StateChange(participant_id, left.state, left.left_at or self.clock.now())]
+            )
+            tx.audit(
+                AuditTag.MEETING_PARTICIPANT_LEFT,
+                f"participant:{participant_id}",
+                {"participant_id": participant_id, "session_id": session_id},
+            )
+        with self._lock:
+            self._drop(participant_id)
+        return left
+
+    def _member(self, session_id: str, participant_id: str) -> Participant:
+        participant = self.store.participant(participant_id)
+        if participant is None or participant.session_id != session_id:
+            raise NotFound(f"no participant {participant_id!r} in session {session_id}")
+        if participant.state is not ParticipantState.JOINED:
+            raise Conflict(
+                f"participant {participant_id} is not in the session ({participant.state.value})",
+                reason="not_in_session",
+            )
+        return participant
+
+    def remove_by_host(
+        self, session_id: str, participant_id: str, reason: str, actor: str
+    ) -> Participant:
+        """A host removes one participant (not a geographic action; no case needed, I7)."""
+        self._live_session(session_id)
+        participant = self._member(session_id, participant_id)
+        text = _clean_text(reason, "reason", 500) if reason else "removed by the host"
+        removed = replace(
+            participant,
+            state=ParticipantState.REMOVED,
+            left_at=self.clock.now(),
+            reason={"code": "removed_by_host", "message": text},
+        )
+        with self.store.transaction() as tx:
+            tx.set_states(
+                [
+                    StateChange(
+                        participant_id,
+                        removed.state,
+                        removed.left_at or self.clock.now(),
+                        removed.reason,
+                    )
+                ]
+            )
+            tx.audit(
+                AuditTag.MEETING_PARTICIPANT_REMOVED_BY_HOST,
+                actor,
+                {"participant_id": participant_id, "session_id": session_id, "reason": text},
+            )
+        with self._lock:
+            self._drop(participant_id)
+        return removed
+
+    # -- live enforcement --------------------------------------------------------------------
+
+    def activate(self, restriction: Restriction, actor: str) -> RemovalOutcome:
+        """Store, audit and install a restriction, then sweep this node's live sessions."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            tx.save_restriction(restriction, now)
+            tx.audit(
+                AuditTag.POLICY_RESTRICTION_ACTIVATED,
+                actor,
+                restriction_payload(restriction),
+            )
+        self.engine.apply(restriction)
+        return self.sweep(restriction, automated=True)
+
+    def apply_change(self, restriction: Restriction) -> RemovalOutcome:
+        """Install a restriction stored elsewhere (another node's approval) and sweep."""
+        self.engine.apply(restriction)
+        return self.sweep(restriction, automated=True)
+
+    def lift(self, restriction_id: str, actor: str) -> Restriction:
+        now = self.clock.now()
+        held = self.engine.get(restriction_id)
+        if held.lifted_at is not None:
+            return held
+        lifted = held.lift(now)
+        with self.store.transaction() as tx:
+            tx.save_restriction(lifted, now)
+            tx.audit(AuditTag.POLICY_RESTRICTION_LIFTED, actor, restriction_payload(lifted))
+        self.engine.apply(lifted)
+        return lifted
+
+    def expire(self) -> list[Restriction]:
+        """Record (once, audited) every restriction whose period has ended, and drop it from
+        the engine. Returns the restrictions whose expiry this call recorded."""
+        now = self.clock.now()
+        ended = [
+            r for r in self.engine.restrictions() if r.valid_until <= now and r.lifted_at is None
+        ]
+        recorded = []
+        for restriction in ended:
+            with self.store.transaction() as tx:
+                if tx.mark_expired(restriction.id, now):
+                    tx.audit(
+                        AuditTag.POLICY_RESTRICTION_EXPIRED,
+                        "system:expiry",
+                        {
+                            "restriction_id": restriction.id,
+                            "case_id": restriction.case_ref,
+                            "valid_until": restriction.valid_until.isoformat(),
+                        },
+                    )
+                    recorded.append(restriction)
+        self.engine.prune_expired(now)
+        return recorded
+
+    def sweep(self, restriction: Restriction, *, automated: bool) -> RemovalOutcome:
+        now = self.clock.now()
+        if Enforcement.REMOVE_LIVE not in restriction.effects or not restriction.is_active(now):
+            return RemovalOutcome(restriction, policy_version=self.engine.policy_version)
+        with self._lock:
+            live = [item.participant for item in self._live.by_id.values()]
+            languages = {pid: item.language for pid, item in self._live.by_id.items()}
+        removals = self.engine.sweep(restriction, live, now)
+        return self._remove(restriction, removals, languages, now, automated=automated)
+
+    def update_evidence(
+        self, participant_id: str, *, media_ip: str | None = None, client_ip: str | None = None
+    ) -> RemovalOutcome:
+        """New evidence for a live participant (e.g. the media path): decide again."""
+        with self._lock:
+            item = self._live.by_id.get(participant_id)
+            if item is None:
+                raise NotFound(f"no live participant {participant_id!r}")
+            if media_ip is not None:
+                item.media_ip = media_ip
+            if client_ip is not None:
+                item.client_ip = client_ip
+            location = self.locator.locate(
+                Evidence(client_ip=item.client_ip, media_ip=item.media_ip, phone=item.phone)
+            )
+            item.participant = LiveParticipant(participant_id, item.participant.context, location)
+            languages = {participant_id: item.language}
+        now = self.clock.now()
+        removals = self.engine.reevaluate(item.participant, now)
+        return self._remove(None, removals[:1], languages, now, automated=True)
+
+    def _remove(
+        self,
+        restriction: Restriction | None,
+        removals: Sequence[Removal],
+        languages: dict[str, str],
+        now: dt.datetime,
+        *,
+        automated: bool,
+    ) -> RemovalOutcome:
+        with self._lock:  # someone may have left since the sweep looked
+            removals = [r for r in removals if r.participant_id in self._live.by_id]
+        if not removals:
+            return RemovalOutcome(restriction, policy_version=self.engine.policy_version)
+        removed: list[RemovedParticipant] = []
+        changes: list[StateChange] = []
+        entries: list[tuple[AuditTag, str, Mapping[str, Any]]] = []
+        counts: Counter[tuple[str, str | None, str]] = Counter()
+        actor = "system:enforcement" if automated else "system"
+        for removal in removals:
+            reason = removal.reason
+            territory = removal.location.territory
+            case = reason.case_ref or "-"
+            language = languages.get(removal.participant_id, "en")
+            notice = Notice(
+                NoticeKind.REMOVED,
+                territory,
+                (case,),
+                language,
+                participant_notice(NoticeKind.REMOVED, territory, case, language),
+                notice_texts(NoticeKind.REMOVED, territory, case),
+            )
+            session_id = removal.session_id
+            removed.append(
+                RemovedParticipant(removal.participant_id, session_id, territory, notice)
+            )
+            changes.append(
+                StateChange(
+                    removal.participant_id,
+                    ParticipantState.REMOVED,
+                    now,
+                    {**reason.to_dict(), "notice": notice.text},
+                )
+            )
+            counts[(session_id, territory, case)] += 1
+            entries.append(
+                (
+                    AuditTag.MEETING_PARTICIPANT_REMOVED,
+                    actor,
+                    {
+                        "participant_id": removal.participant_id,
+                        "session_id": session_id,
+                        "context": removal.context.to_dict(),
+                        "restriction_id": reason.restriction_id,
+                        "restriction_version": reason.restriction_version,
+                        "case_ref": reason.case_ref,
+                        "restriction_ids": [reason.restriction_id],
+                        "case_ids": [reason.case_ref],
+                        "reason": reason.to_dict(),
+                        "territory": territory,
+                        "evidence": removal.location.to_dict(),
+                        "automated": automated,
+                        "policy_version": removal.policy_version,
+                        "notice": notice.text,
+                        "node": self.node,
+                    },
+                )
+            )
+        notices = tuple(
+            HostNotice(sid, n, territory, case, host_notice(n, territory, case))
+            for (sid, territory, case), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
+        )
+        with self.store.transaction() as tx:
+            tx.set_states(changes)
+            tx.audit_many(entries)
+        with self._lock:
+            for item in removed:
+                self._drop(item.participant_id)
+        return RemovalOutcome(restriction, tuple(removed), notices, self.engine.policy_version)
+
+
+def restriction_payload(restriction: Restriction) -> dict[str, Any]:
+    """The audit payload of a restriction change: the ids reports group by, and the whole
+    restriction as stored."""
+    return {
+        "case_id": restriction.case_ref,
+        "restriction_id": restriction.id,
+        "version": restriction.version,
+        "jurisdiction": restriction.jurisdiction.codes(),
+        "scope": str(restriction.scope),
+        "valid_from": restriction.valid_from.isoformat(),
+        "valid_until": restriction.valid_until.isoformat(),
+        "lifted_at": restriction.lifted_at.isoformat() if restriction.lifted_at else None,
+        "restriction": restriction_to_dict(restriction),
+    }
+
+
+def _decision_reason(decision: Decision, notice: Notice | None) -> dict[str, Any]:
+    return {
+        "code": "geo_restricted",
+        "restriction_ids": list(decision.restriction_ids),
+        "reasons": [r.to_dict() for r in decision.reasons],
+        "notice": notice.text if notice else None,
+    }

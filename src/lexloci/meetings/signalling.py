@@ -1,0 +1,111 @@
+"""The signalling hub: one WebSocket per roster member, relaying only between roster members.
+
+Invariant I3 (no hidden join path): a connection is registered only for a participant whose
+state is ``joined`` — the caller checks that against the live roster before ``attach`` — and a
+message is relayed only when both ends are registered members of the same session. When a
+participant leaves the roster (removed, left, session ended), ``detach`` closes their connection
+first, so the set of connected clients never holds anyone the roster does not.
+
+The hub is transport-neutral: anything with ``send_json`` and ``close`` (a Starlette WebSocket)
+is a ``Connection``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+__all__ = ["CLOSE_REMOVED", "CLOSE_SESSION_ENDED", "Connection", "SignallingHub"]
+
+log = logging.getLogger("lexloci.signalling")
+
+#: WebSocket close codes (4000-4999 are for applications).
+CLOSE_REMOVED = 4403
+CLOSE_SESSION_ENDED = 4410
+CLOSE_REPLACED = 4409
+
+
+class Connection(Protocol):
+    async def send_json(self, data: Any) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class SignallingHub:
+    def __init__(self) -> None:
+        self._sessions: dict[str, dict[str, Connection]] = {}
+
+    def connected(self, session_id: str) -> set[str]:
+        return set(self._sessions.get(session_id, {}))
+
+    def is_connected(self, session_id: str, participant_id: str) -> bool:
+        return participant_id in self._sessions.get(session_id, {})
+
+    async def attach(self, session_id: str, participant_id: str, conn: Connection) -> None:
+        """Register a roster member's connection; a second connection replaces the first."""
+        members = self._sessions.setdefault(session_id, {})
+        old = members.get(participant_id)
+        members[participant_id] = conn
+        if old is not None and old is not conn:
+            await _close_quietly(old, CLOSE_REPLACED, "replaced by a newer connection")
+
+    def forget(self, session_id: str, participant_id: str, conn: Connection) -> None:
+        """Drop a connection that closed by itself (only if it is still the registered one)."""
+        members = self._sessions.get(session_id)
+        if members is not None and members.get(participant_id) is conn:
+            del members[participant_id]
+            if not members:
+                del self._sessions[session_id]
+
+    async def detach(
+        self, session_id: str, participant_id: str, message: dict[str, Any] | None, code: int
+    ) -> None:
+        """Remove a member: tell them why (if given), then close their connection."""
+        members = self._sessions.get(session_id)
+        conn = members.pop(participant_id, None) if members is not None else None
+        if members is not None and not members:
+            self._sessions.pop(session_id, None)
+        if conn is None:
+            return
+        if message is not None:
+            with contextlib.suppress(Exception):
+                await conn.send_json(message)
+        await _close_quietly(conn, code, str(message.get("type", "")) if message else None)
+
+    async def detach_many(
+        self, items: Iterable[tuple[str, str, dict[str, Any] | None]], code: int
+    ) -> None:
+        await asyncio.gather(*(self.detach(s, p, m, code) for s, p, m in items))
+
+    async def relay(self, session_id: str, sender: str, target: str, data: Any) -> bool:
+        """Pass a signalling message between two members of one session; False if not allowed."""
+        members = self._sessions.get(session_id, {})
+        if sender not in members or target not in members or sender == target:
+            return False
+        try:
+            await members[target].send_json({"type": "signal", "from": sender, "data": data})
+        except Exception:  # a broken peer socket must not disturb the sender
+            log.debug("relay to %s failed", target, exc_info=True)
+            return False
+        return True
+
+    async def broadcast(
+        self, session_id: str, message: dict[str, Any], exclude: str | None = None
+    ) -> None:
+        members = list(self._sessions.get(session_id, {}).items())
+        await asyncio.gather(
+            *(_send_quietly(conn, message) for pid, conn in members if pid != exclude)
+        )
+
+
+async def _send_quietly(conn: Connection, message: dict[str, Any]) -> None:
+    with contextlib.suppress(Exception):
+        await conn.send_json(message)
+
+
+async def _close_quietly(conn: Connection, code: int, reason: str | None) -> None:
+    with contextlib.suppress(Exception):
+        await conn.close(code=code, reason=reason)

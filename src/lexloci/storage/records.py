@@ -1,0 +1,182 @@
+"""Tables for the platform's records: accounts, meetings, sessions, participants, restrictions
+and API tokens. They share ``lexloci.storage.tables.metadata`` with the audit log, so one
+migration history covers everything.
+
+Times are stored timezone-aware (``UTCDateTime`` normalizes SQLite's naive values back to UTC);
+evidence snapshots and reasons are JSON, exactly as they were shown and audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from lexloci.storage.tables import metadata
+
+__all__ = [
+    "UTCDateTime",
+    "account_suspensions",
+    "accounts",
+    "api_tokens",
+    "attachments",
+    "cases",
+    "disclosures",
+    "meetings",
+    "participants",
+    "restrictions",
+    "sessions",
+]
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("home_country", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("topic", sa.String(300), nullable=False),
+    sa.Column("host_account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("series_id", sa.String(40), nullable=False, index=True),
+    sa.Column("recurrence", sa.String(100)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "meeting_id", sa.String(40), sa.ForeignKey("meetings.id"), nullable=False, index=True
+    ),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("node", sa.String(100)),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime()),
+)
+
+participants = sa.Table(
+    "participants",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "session_id", sa.String(40), sa.ForeignKey("sessions.id"), nullable=False, index=True
+    ),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("user_id", sa.String(100)),
+    sa.Column("client_ip", sa.String(64)),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("territory", sa.String(10), index=True),
+    sa.Column("location", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("reason", sa.JSON),
+    sa.Column("language", sa.String(10), nullable=False, server_default="en"),
+    sa.Column("decision_id", sa.String(60)),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("joined_at", UTCDateTime(), nullable=False),
+    sa.Column("left_at", UTCDateTime()),
+)
+
+restrictions = sa.Table(
+    "restrictions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("case_ref", sa.String(60), nullable=False, index=True),
+    sa.Column("body", sa.JSON, nullable=False),  # the whole restriction, see restriction_codec
+    sa.Column("valid_from", UTCDateTime(), nullable=False),
+    sa.Column("valid_until", UTCDateTime(), nullable=False),
+    sa.Column("lifted_at", UTCDateTime()),
+    sa.Column("expired_at", UTCDateTime()),  # when the expiry was recorded (audited)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20)),  # admin, intake, reviewer, approver, auditor
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id")),  # a host's token
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("status", sa.String(30), nullable=False, index=True),
+    sa.Column("country", sa.String(10), nullable=False, index=True),
+    sa.Column("request_type", sa.String(40), nullable=False, index=True),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("deadline", UTCDateTime()),
+    sa.Column("intake_by", sa.String(100), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),  # the whole request record (Case.to_dict)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),  # content-addressed
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("first_case_id", sa.String(40), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+)
+
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("case_id", sa.String(40), sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("package", sa.JSON, nullable=False),
+)
+
+account_suspensions = sa.Table(
+    "account_suspensions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("case_id", sa.String(40), sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("valid_from", UTCDateTime(), nullable=False),
+    sa.Column("valid_until", UTCDateTime(), nullable=False),
+    sa.Column("lifted_at", UTCDateTime()),
+    sa.Column("ended_at", UTCDateTime()),
+)
