@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lexloci.bus import InProcessBus, RestrictionBus
 from lexloci.cases.service import CaseService
 from lexloci.clock import Clock, SystemClock
 from lexloci.config import Settings
@@ -31,10 +32,10 @@ from lexloci.meetings.service import MeetingService
 from lexloci.meetings.signalling import SignallingHub
 from lexloci.policy import PolicyEngine
 from lexloci.storage import records as _records  # noqa: F401 - declares the tables on metadata
+from lexloci.storage import schema
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import make_engine
 from lexloci.storage.meeting_store import SqlStore
-from lexloci.storage.tables import create_tables
 from lexloci.storage.tokens import SqlTokenStore
 
 __all__ = ["Container", "build_container", "build_locator", "open_database"]
@@ -59,6 +60,12 @@ class Container:
     hub: SignallingHub
     media: MediaPlane
     live: LiveMeetings
+    bus: RestrictionBus
+
+    @property
+    def node_url(self) -> str:
+        s = self.settings
+        return s.advertise_url or f"http://{s.host}:{s.port}"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -78,15 +85,35 @@ def build_locator(settings: Settings) -> Locator:
     return Locator(ip_sources, anonymizers)
 
 
+def build_bus(settings: Settings, store: SqlStore) -> RestrictionBus:
+    """In-process for one node; NATS JetStream for a fleet (``--bus nats://...``)."""
+    if settings.bus is None:
+        return InProcessBus()
+    from lexloci.bus.nats import NatsBus
+
+    return NatsBus(
+        settings.bus,
+        settings.bus_stream,
+        settings.node,
+        pending=store.pending_publications,
+        mark_published=store.mark_published,
+    )
+
+
 def build_media_plane(settings: Settings) -> MediaPlane:
     """The mesh by default; an SFU adapter when configured."""
     return MeshMediaPlane()
 
 
 def open_database(settings: Settings, clock: Clock) -> tuple[sa.Engine, SqlAuditLog]:
-    """The engine and audit log, with the schema created on a new database."""
+    """The engine and audit log. A new, empty database is initialized; an out-of-date one is
+    refused with ConfigurationError (see ``lexloci.storage.schema``)."""
     engine = make_engine(settings.database_url)
-    create_tables(engine)
+    try:
+        schema.check(engine)
+    except Exception:
+        engine.dispose()
+        raise
     return engine, SqlAuditLog(engine, clock)
 
 
@@ -102,7 +129,7 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
     engine, audit_log = open_database(settings, clock)
     store = SqlStore(engine, audit_log)
     policy = PolicyEngine()
-    meetings = MeetingService(store, locator, policy, clock)
+    meetings = MeetingService(store, locator, policy, clock, node=settings.node)
     meetings.load()
     hub = SignallingHub()
     media = build_media_plane(settings)
@@ -122,4 +149,5 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
         hub=hub,
         media=media,
         live=LiveMeetings(meetings, hub, media),
+        bus=build_bus(settings, store),
     )

@@ -41,6 +41,27 @@ class Settings(BaseSettings):
     tor_exit_list: Path | None = Field(
         None, description="a file of Tor exit addresses (one per line or ExitAddress format)"
     )
+    node: str = Field(
+        "local",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="this meeting node's name (unique in a fleet)",
+    )
+    bus: str | None = Field(
+        None, description="NATS URL of the fleet's bus, e.g. nats://127.0.0.1:4222 (none: one node)"
+    )
+    bus_stream: str = Field(
+        "LEXLOCI",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the JetStream stream restriction changes go through",
+    )
+    advertise_url: str | None = Field(
+        None, description="the URL clients reach this node at (default http://HOST:PORT)"
+    )
+    accepts_sessions: bool = Field(
+        True, description="whether new sessions may be placed on this node"
+    )
     expiry_interval: float = Field(
         5.0, gt=0, le=3600, description="seconds between checks for restrictions that ended"
     )

@@ -7,6 +7,8 @@
     │   └── InvalidPhoneNumber         code "invalid_phone_number"
     ├── NotFound                       code "not_found"          (HTTP 404)
     ├── Conflict                       code "conflict"           (HTTP 409)
+    ├── Misdirected                    code "wrong_node"         (HTTP 421, with the node's URL)
+    ├── Unavailable                    code "node_not_ready"     (HTTP 503)
     ├── Unauthenticated                code "unauthenticated"    (HTTP 401)
     ├── Forbidden                      code "forbidden"          (HTTP 403)
     │   ├── GeoRestricted              code "geo_restricted"     (a refused join, with the notice)
@@ -32,9 +34,11 @@ __all__ = [
     "InvalidPhoneNumber",
     "InvalidTerritory",
     "LexlociError",
+    "Misdirected",
     "NotFound",
     "ScopeRefused",
     "Unauthenticated",
+    "Unavailable",
 ]
 
 
@@ -78,6 +82,16 @@ class Conflict(LexlociError):
 
 class ConfigurationError(LexlociError):
     code: ClassVar[str] = "configuration_error"
+
+
+class Misdirected(LexlociError):
+    """The session lives on another meeting node; ``details`` name it and its URL."""
+
+    code: ClassVar[str] = "wrong_node"
+
+
+class Unavailable(LexlociError):
+    code: ClassVar[str] = "node_not_ready"
 
 
 class Unauthenticated(LexlociError):

@@ -20,8 +20,8 @@ COUNTRIES = ("CN", "HK", "MO", "TW", "US", "DE")
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with live_server(tmp_path) as live:
+def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    with live_server(tmp_path, database_url=database_url) as live:
         yield live
 
 

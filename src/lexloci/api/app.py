@@ -17,12 +17,15 @@ from fastapi import FastAPI
 from lexloci import __version__
 from lexloci.api.errors import install_error_handlers
 from lexloci.api.limits import BodyLimit
-from lexloci.api.routes import audit, cases, geo, health, meetings, signalling
+from lexloci.api.routes import audit, cases, geo, health, meetings, pages, signalling
 from lexloci.bootstrap import Container
 
 __all__ = ["MAX_BODY", "create_app"]
 
 log = logging.getLogger("lexloci.api")
+
+#: Seconds between a node's registry heartbeats (placement treats 10 s of silence as gone).
+HEARTBEAT_S = 2.0
 
 #: The largest request body accepted (JSON bodies are small; attachments have their own limit).
 MAX_BODY = 1024 * 1024
@@ -39,14 +42,38 @@ async def _expire_forever(container: Container) -> None:
             log.exception("expiry check failed; trying again at the next interval")
 
 
+async def _heartbeat_forever(container: Container) -> None:
+    """Keep this node in the fleet's registry (placement picks among live nodes)."""
+    settings = container.settings
+    while True:
+        try:
+            await to_thread.run_sync(
+                container.store.heartbeat,
+                settings.node,
+                container.node_url,
+                settings.accepts_sessions,
+                container.clock.now(),
+            )
+        except Exception:
+            log.exception("heartbeat failed; trying again")
+        await asyncio.sleep(HEARTBEAT_S)
+
+
 def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_expire_forever(container))
+        await container.bus.start(container.live.apply_change)
+        tasks = [
+            asyncio.create_task(_expire_forever(container)),
+            asyncio.create_task(_heartbeat_forever(container)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
+            await container.bus.close()
+            await container.media.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -67,4 +94,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(cases.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
     app.include_router(signalling.router)
+    app.include_router(pages.router)
     return app

@@ -23,8 +23,10 @@ from lexloci.errors import (
     Forbidden,
     InvalidInput,
     LexlociError,
+    Misdirected,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 
 __all__ = ["error_response", "install_error_handlers", "status_for"]
@@ -35,6 +37,8 @@ _STATUS: list[tuple[type[LexlociError], int]] = [
     (InvalidInput, 422),
     (NotFound, 404),
     (Conflict, 409),
+    (Misdirected, 421),
+    (Unavailable, 503),
     (Unauthenticated, 401),
     (Forbidden, 403),
     (ConfigurationError, 500),

@@ -11,6 +11,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from lexloci import __version__
 from lexloci.bootstrap import Container, build_container, build_locator
@@ -152,6 +153,29 @@ def serve(
         str | None,
         typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
     ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(help="This meeting node's name, unique in a fleet. [default: local]"),
+    ] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(
+            help="NATS URL of the fleet's bus, e.g. nats://127.0.0.1:4222.", show_default=False
+        ),
+    ] = None,
+    advertise_url: Annotated[
+        str | None,
+        typer.Option(help="The URL clients reach this node at. [default: http://HOST:PORT]"),
+    ] = None,
+    sessions: Annotated[
+        bool | None,
+        typer.Option(
+            "--sessions/--no-sessions",
+            help="Whether sessions may be placed on this node "
+            "(--no-sessions for an API-only process).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the lexloci server (HTTP API, meeting service, admin console).
@@ -162,17 +186,27 @@ def serve(
     import uvicorn
 
     from lexloci.api.app import create_app
+    from lexloci.storage.engine import describe_url
 
-    settings = _settings(host=host, port=port, trust_proxy=trust_proxy, database_url=db)
+    settings = _settings(
+        host=host,
+        port=port,
+        trust_proxy=trust_proxy,
+        database_url=db,
+        node=node,
+        bus=bus,
+        advertise_url=advertise_url,
+        accepts_sessions=sessions,
+    )
     try:
         container = build_container(settings)
     except (ConfigurationError, InvalidInput) as exc:
         raise fail(exc.message) from None
     application = create_app(container)
     typer.echo(
-        f"lexloci {__version__} on http://{settings.host}:{settings.port} "
-        f"(database {settings.database_url}; trusted proxies: "
-        f"{', '.join(settings.trust_proxy) or 'none'})",
+        f"lexloci {__version__} node {settings.node} on http://{settings.host}:{settings.port} "
+        f"(database {describe_url(settings.database_url)}; bus {settings.bus or 'in-process'}; "
+        f"trusted proxies: {', '.join(settings.trust_proxy) or 'none'})",
         err=True,
     )
     # proxy_headers=False: uvicorn must not rewrite the peer address from forwarding headers;
@@ -283,6 +317,65 @@ def token_revoke(
     finally:
         container.close()
     typer.echo(f"revoked {token_id}")
+
+
+db_app = typer.Typer(
+    name="db", help="Database schema: apply migrations, show the revision.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+    ] = None,
+) -> None:
+    """Apply every migration this lexloci ships that the database does not have yet.
+
+    Back up a production database first. `lexloci serve` refuses to start on an out-of-date
+    schema and tells you to run this; a new, empty database needs no upgrade.
+    """
+    from lexloci.storage import schema
+    from lexloci.storage.engine import describe_url, make_engine
+
+    settings = _settings(database_url=db)
+    try:
+        engine = make_engine(settings.database_url)
+        before, after = schema.upgrade(engine)
+    except LexlociError as exc:
+        raise fail(exc.message) from None
+    except SQLAlchemyError as exc:
+        where = describe_url(settings.database_url)
+        raise fail(f"cannot upgrade {where}: {getattr(exc, 'orig', exc)}") from None
+    engine.dispose()
+    if before == after:
+        typer.echo(f"{describe_url(settings.database_url)} is up to date (revision {after})")
+    else:
+        typer.echo(f"{describe_url(settings.database_url)}: revision {before or 'none'} -> {after}")
+
+
+@db_app.command("current")
+def db_current(
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
+) -> None:
+    """Print the database's schema revision and the one this lexloci needs."""
+    from lexloci.storage import schema
+    from lexloci.storage.engine import make_engine
+
+    settings = _settings(database_url=db)
+    try:
+        engine = make_engine(settings.database_url, must_exist=True)
+        current = schema.current_revision(engine)
+    except LexlociError as exc:
+        raise fail(exc.message) from None
+    except SQLAlchemyError as exc:
+        raise fail(f"cannot read the database: {exc.__class__.__name__}") from None
+    engine.dispose()
+    head = schema.head_revision()
+    state = "up to date" if current == head else "needs 'lexloci db upgrade'"
+    typer.echo(f"revision {current or 'none'} (this lexloci needs {head}: {state})")
 
 
 def main() -> None:

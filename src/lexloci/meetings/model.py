@@ -93,11 +93,13 @@ class MeetingSession:
     state: SessionState = SessionState.LIVE
     locked: bool = False
     ended_at: dt.datetime | None = None
+    node: str = "local"  # the meeting node that holds its live roster and connections
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "meeting_id": self.meeting_id,
+            "node": self.node,
             "state": self.state.value,
             "locked": self.locked,
             "started_at": self.started_at.isoformat(),

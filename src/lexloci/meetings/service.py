@@ -31,7 +31,7 @@ from typing import Any
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
-from lexloci.errors import Conflict, InvalidInput, NotFound
+from lexloci.errors import Conflict, InvalidInput, Misdirected, NotFound
 from lexloci.geo import ClientAddress, Evidence, Location, Locator
 from lexloci.jurisdictions import normalize_territory
 from lexloci.meetings.model import (
@@ -45,6 +45,7 @@ from lexloci.meetings.model import (
 from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
 from lexloci.meetings.ports import StateChange, Store
 from lexloci.policy import (
+    ChangeKind,
     Decision,
     Effect,
     Enforcement,
@@ -212,7 +213,7 @@ class MeetingService:
         self.engine.apply_many(self.store.restrictions())
         with self._lock:
             self._live = _LiveState()
-            for participant, token_hash in self.store.live_participants():
+            for participant, token_hash in self.store.live_participants(self.node):
                 context = self.context(participant.session_id)
                 location = self._relocate(participant.client_ip, participant.phone)
                 self._admit(participant, context, location, token_hash)
@@ -376,8 +377,17 @@ class MeetingService:
 
     # -- the join gate -----------------------------------------------------------------------
 
+    def node_url(self, node: str) -> str | None:
+        return next((n["url"] for n in self.store.nodes() if n["name"] == node), None)
+
     def join(self, request: JoinRequest) -> JoinResult:
         session = self._live_session(request.session_id)
+        if session.node != self.node:
+            raise Misdirected(
+                f"session {session.id} is served by node {session.node}; join there",
+                node=session.node,
+                node_url=self.node_url(session.node),
+            )
         if session.locked:
             raise Conflict(
                 f"session {session.id} is locked by its host",
@@ -588,9 +598,14 @@ class MeetingService:
         return self.sweep(restriction, automated=True)
 
     def apply_change(self, restriction: Restriction) -> RemovalOutcome:
-        """Install a restriction stored elsewhere (another node's approval) and sweep."""
-        self.engine.apply(restriction)
-        return self.sweep(restriction, automated=True)
+        """Install a committed restriction version (from this or another node) and sweep.
+
+        Idempotent by id and version: a version the engine already holds changes nothing and
+        sweeps nothing, so a change delivered twice is applied once."""
+        change = self.engine.apply(restriction)
+        if change.kind is ChangeKind.UNCHANGED:
+            return RemovalOutcome(restriction, policy_version=self.engine.policy_version)
+        return self.sweep(change.restriction, automated=True)
 
     def lift(self, restriction_id: str, actor: str) -> Restriction:
         now = self.clock.now()

@@ -40,6 +40,7 @@ from lexloci.storage.records import (
     cases,
     disclosures,
     meetings,
+    nodes,
     participants,
     restrictions,
     sessions,
@@ -279,11 +280,12 @@ class SqlStore:
         with self._read() as conn:
             return [_participant(row) for row in conn.execute(statement)]
 
-    def live_participants(self) -> Iterator[tuple[Participant, str | None]]:
+    def live_participants(self, node: str) -> Iterator[tuple[Participant, str | None]]:
         statement = (
             sa.select(participants)
             .join(sessions, sessions.c.id == participants.c.session_id)
             .where(sessions.c.state == SessionState.LIVE.value)
+            .where(sessions.c.node == node)
             .where(participants.c.state == ParticipantState.JOINED.value)
         )
         with self._read() as conn:
@@ -376,6 +378,61 @@ class SqlStore:
                 for r in conn.execute(statement)
             ]
 
+    # -- the fleet: outbox and node registry ----------------------------------------------------
+
+    def pending_publications(self) -> list[Restriction]:
+        """Restrictions whose current version has not been published to the bus yet."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(restrictions.c.body)
+                .where(restrictions.c.published_version < restrictions.c.version)
+                .order_by(restrictions.c.created_at, restrictions.c.id)
+            ).all()
+        return [restriction_from_dict(row.body) for row in rows]
+
+    def mark_published(self, restriction_id: str, version: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                restrictions.update()
+                .where(restrictions.c.id == restriction_id)
+                .where(restrictions.c.published_version < version)
+                .values(published_version=version)
+            )
+
+    def heartbeat(self, name: str, url: str, accepts_sessions: bool, now: dt.datetime) -> None:
+        """Register this node, or say it is still alive."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                nodes.update()
+                .where(nodes.c.name == name)
+                .values(url=url, accepts_sessions=accepts_sessions, last_seen=now)
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    nodes.insert().values(
+                        name=name,
+                        url=url,
+                        accepts_sessions=accepts_sessions,
+                        started_at=now,
+                        last_seen=now,
+                    )
+                )
+
+    def nodes(self, seen_since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        statement = sa.select(nodes).order_by(nodes.c.name)
+        if seen_since is not None:
+            statement = statement.where(nodes.c.last_seen >= seen_since)
+        with self._read() as conn:
+            return [
+                {
+                    "name": r.name,
+                    "url": r.url,
+                    "accepts_sessions": bool(r.accepts_sessions),
+                    "last_seen": r.last_seen,
+                }
+                for r in conn.execute(statement)
+            ]
+
     def restrictions(self) -> list[Restriction]:
         with self._read() as conn:
             rows = conn.execute(sa.select(restrictions.c.body).order_by(restrictions.c.id)).all()
@@ -408,6 +465,7 @@ def _session_row(session: MeetingSession) -> dict[str, Any]:
         "meeting_id": session.meeting_id,
         "state": session.state.value,
         "locked": session.locked,
+        "node": session.node,
         "started_at": session.started_at,
         "ended_at": session.ended_at,
     }
@@ -421,6 +479,7 @@ def _session(row: sa.Row[Any]) -> MeetingSession:
         state=SessionState(row.state),
         locked=bool(row.locked),
         ended_at=row.ended_at,
+        node=row.node or "local",
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "cases",
     "disclosures",
     "meetings",
+    "nodes",
     "participants",
     "restrictions",
     "sessions",
@@ -121,6 +122,8 @@ restrictions = sa.Table(
     sa.Column("valid_until", UTCDateTime(), nullable=False),
     sa.Column("lifted_at", UTCDateTime()),
     sa.Column("expired_at", UTCDateTime()),  # when the expiry was recorded (audited)
+    # The outbox of the fleet bus: the highest version published to every node.
+    sa.Column("published_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
@@ -179,4 +182,14 @@ account_suspensions = sa.Table(
     sa.Column("valid_until", UTCDateTime(), nullable=False),
     sa.Column("lifted_at", UTCDateTime()),
     sa.Column("ended_at", UTCDateTime()),
+)
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("url", sa.String(300), nullable=False),  # where clients reach this node
+    sa.Column("accepts_sessions", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen", UTCDateTime(), nullable=False),
 )

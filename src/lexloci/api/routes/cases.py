@@ -115,15 +115,12 @@ async def decide(request: Request, case_id: str, body: DecisionIn) -> dict[str, 
         ),
         caller,
     )
-    removed = 0
-    for restriction in result.restrictions:
-        outcome = await container.live.apply_change(restriction)
-        removed += len(outcome.removed)
+    # Committed: now every node (this one included) installs and sweeps the restrictions.
+    await container.bus.announce(list(result.restrictions))
     return {
         **result.case.to_dict(),
         "restrictions": [restriction_to_dict(r) for r in result.restrictions],
         "suspensions": [s.to_dict() for s in result.suspensions],
-        "removed_participants": removed,
     }
 
 
@@ -134,11 +131,17 @@ def disclosure(request: Request, case_id: str) -> dict[str, Any]:
 
 
 @router.post("/cases/{case_id}/appeal", summary="Uphold an appeal: lift and reinstate")
-def appeal(request: Request, case_id: str, body: AppealIn) -> dict[str, Any]:
-    caller = require(request, Role.APPROVER)
+async def appeal(request: Request, case_id: str, body: AppealIn) -> dict[str, Any]:
     container = container_of(request)
-    case, restriction_ids, reinstated = container.cases.appeal(case_id, body.reason, caller)
-    lifted = [container.meetings.lift(rid, caller.actor) for rid in restriction_ids]
+    caller = await to_thread.run_sync(require, request, Role.APPROVER)
+    case, restriction_ids, reinstated = await to_thread.run_sync(
+        container.cases.appeal, case_id, body.reason, caller
+    )
+    lifted = [
+        await to_thread.run_sync(container.meetings.lift, rid, caller.actor)
+        for rid in restriction_ids
+    ]
+    await container.bus.announce(lifted)
     return {
         **case.to_dict(),
         "lifted": [r.id for r in lifted],
@@ -171,13 +174,17 @@ def list_restrictions(request: Request, status: str | None = None) -> dict[str, 
 
 
 @router.post("/restrictions/{restriction_id}/lift", summary="Lift a restriction or suspension")
-def lift(request: Request, restriction_id: str) -> dict[str, Any]:
-    caller = require(request, Role.APPROVER, Role.ADMIN)
+async def lift(request: Request, restriction_id: str) -> dict[str, Any]:
     container = container_of(request)
+    caller = await to_thread.run_sync(require, request, Role.APPROVER, Role.ADMIN)
     if restriction_id.startswith("sus_"):
-        return container.cases.lift_suspension(restriction_id, caller).to_dict()
+        suspension = await to_thread.run_sync(
+            container.cases.lift_suspension, restriction_id, caller
+        )
+        return suspension.to_dict()
     try:
-        lifted = container.meetings.lift(restriction_id, caller.actor)
+        lifted = await to_thread.run_sync(container.meetings.lift, restriction_id, caller.actor)
     except NotFound:
         raise NotFound(f"no restriction {restriction_id!r}", id=restriction_id) from None
+    await container.bus.announce([lifted])
     return restriction_to_dict(lifted)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Request, Response
 from lexloci.api.deps import bearer_token, client_address, container_of, principal, require
 from lexloci.api.schemas import AccountIn, JoinIn, MeetingIn, RemoveIn
 from lexloci.auth import Role
-from lexloci.errors import Forbidden, GeoRestricted, Unauthenticated
+from lexloci.errors import Forbidden, GeoRestricted, Unauthenticated, Unavailable
 from lexloci.meetings.notices import pick_language
 from lexloci.meetings.service import JoinRequest
 
@@ -73,6 +73,7 @@ def get_session(request: Request, session_id: str) -> dict[str, Any]:
     session = container.meetings.session(session_id)
     return {
         **session.to_dict(),
+        "node_url": container.meetings.node_url(session.node) or container.node_url,
         "live_participants": len(container.meetings.live_ids(session_id)),
         "host_notices": list(container.live.host_notices.get(session_id, ())),
     }
@@ -86,6 +87,9 @@ def get_session(request: Request, session_id: str) -> dict[str, Any]:
 )
 async def join(request: Request, session_id: str, body: JoinIn) -> dict[str, Any]:
     container = container_of(request)
+    if not container.bus.ready:
+        # A node that has not applied every restriction change must not admit anyone (I1).
+        raise Unavailable("this node is still applying restriction changes; retry shortly")
     language = pick_language(body.language, request.headers.get("accept-language"))
     result, media = await container.live.join(
         JoinRequest(
