@@ -118,6 +118,7 @@ class LiveMeetings:
             "type": "removed",
             "notice": {"kind": "removed_by_host", **(removed.reason or {})},
         }
+        await self.media.remove(session_id, participant_id)  # an SFU must cut the media too
         await self.hub.detach(session_id, participant_id, message, CLOSE_REMOVED)
         await self.publish_roster(session_id)
 

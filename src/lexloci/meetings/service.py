@@ -31,11 +31,12 @@ from typing import Any
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
-from lexloci.errors import Conflict, InvalidInput, Misdirected, NotFound
+from lexloci.errors import Conflict, Forbidden, InvalidInput, Misdirected, NotFound
 from lexloci.geo import ClientAddress, Evidence, Location, Locator
 from lexloci.jurisdictions import normalize_territory
 from lexloci.meetings.model import (
     Account,
+    AccountStatus,
     Meeting,
     MeetingSession,
     Participant,
@@ -43,6 +44,7 @@ from lexloci.meetings.model import (
     SessionState,
 )
 from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
+from lexloci.meetings.placement import NODE_TTL, choose_node
 from lexloci.meetings.ports import StateChange, Store
 from lexloci.policy import (
     ChangeKind,
@@ -208,8 +210,10 @@ class MeetingService:
 
     # -- start-up ----------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Install stored restrictions and rebuild the live roster from storage."""
+    def load(self) -> list[RemovalOutcome]:
+        """Install stored restrictions, rebuild this node's live roster from storage, and sweep
+        it: participants recorded as joined while a restriction became active (this node was
+        down) are removed now, before the node admits anyone."""
         self.engine.apply_many(self.store.restrictions())
         with self._lock:
             self._live = _LiveState()
@@ -217,6 +221,8 @@ class MeetingService:
                 context = self.context(participant.session_id)
                 location = self._relocate(participant.client_ip, participant.phone)
                 self._admit(participant, context, location, token_hash)
+        now = self.clock.now()
+        return [self.sweep(r, automated=True) for r in self.engine.active(now)]
 
     def _relocate(self, client_ip: str | None, phone: str | None) -> Location:
         try:
@@ -300,10 +306,17 @@ class MeetingService:
         return meeting
 
     def start_session(self, meeting_id: str, actor: str) -> MeetingSession:
+        """Start a session on the node placement picks (``lexloci.meetings.placement``)."""
         meeting = self.meeting(meeting_id)
-        session = MeetingSession(
-            id=new_id("ses"), meeting_id=meeting.id, started_at=self.clock.now()
-        )
+        account = self.account(meeting.host_account_id)
+        if account.status is not AccountStatus.ACTIVE:
+            raise Forbidden(f"account {account.id} is suspended", reason="account_suspended")
+        now = self.clock.now()
+        session_id = new_id("ses")
+        live_nodes = self.store.nodes(seen_since=now - NODE_TTL)
+        candidates = [n["name"] for n in live_nodes if n["accepts_sessions"]]
+        node = choose_node(session_id, candidates) if candidates else self.node
+        session = MeetingSession(id=session_id, meeting_id=meeting.id, started_at=now, node=node)
         with self.store.transaction() as tx:
             tx.insert_session(session)
             tx.audit(

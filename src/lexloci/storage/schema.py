@@ -23,6 +23,9 @@ from lexloci.storage.engine import describe_url
 
 __all__ = ["check", "current_revision", "head_revision", "upgrade"]
 
+# An arbitrary constant naming "lexloci schema changes" among PostgreSQL advisory locks.
+_SCHEMA_LOCK = 0x1E510C1
+
 
 def _config(connection: sa.Connection | None = None) -> Config:
     config = Config()
@@ -47,20 +50,30 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str]
     """Apply migrations; returns (revision before, revision after)."""
     before = current_revision(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         command.upgrade(_config(conn), revision)
     return before, head_revision()
 
 
 def check(engine: sa.Engine) -> None:
-    """Initialize an empty database; refuse an out-of-date one (see the module docstring)."""
-    current = current_revision(engine)
+    """Initialize an empty database; refuse an out-of-date one (see the module docstring).
+
+    Several processes of a fleet may start on one new database at once: the check runs in one
+    write transaction holding a lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock),
+    so exactly one of them creates the schema and the others find it done.
+    """
     head = head_revision()
-    if current == head:
-        return
-    tables = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
-    if current is None and not tables:
-        upgrade(engine)
-        return
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == head:
+            return
+        tables = set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+        if current is None and not tables:
+            command.upgrade(_config(conn), "head")
+            return
     where = describe_url(engine.url)
     found = f"revision {current}" if current else "lexloci tables with no recorded revision"
     raise ConfigurationError(
