@@ -99,8 +99,8 @@ class Fleet:
             "--advertise-url", f"http://127.0.0.1:{port}",
             "--sessions" if sessions else "--no-sessions",
         ]  # fmt: skip
-        node = Node(name, port, args, {"LEXLOCI_BUS_STREAM": self.stream, "LEXLOCI_EXPIRY_INTERVAL": "1"},
-                    self.workdir / f"{name}.log")  # fmt: skip
+        env = {"LEXLOCI_BUS_STREAM": self.stream, "LEXLOCI_EXPIRY_INTERVAL": "1"}
+        node = Node(name, port, args, env, self.workdir / f"{name}.log")
         self.nodes[name] = node
         node.start()
         return node

@@ -8,6 +8,7 @@ twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -42,10 +43,8 @@ def _delete_stream(bus_url: str, stream: str) -> None:
 
     async def delete() -> None:
         nc = await nats.connect(bus_url, connect_timeout=2, max_reconnect_attempts=0)
-        try:
+        with contextlib.suppress(Exception):  # it may not exist; cleanup is best effort
             await nc.jetstream().delete_stream(stream)
-        except Exception:  # noqa: BLE001 - the stream may not exist; cleanup is best effort
-            pass
         await nc.close()
 
     asyncio.run(delete())

@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from tests.databases import BACKENDS, fresh_database
 
 from lexloci.errors import ConfigurationError
 from lexloci.storage import records as _records  # noqa: F401 - declares the tables
 from lexloci.storage import schema
 from lexloci.storage.engine import make_engine
 from lexloci.storage.tables import metadata
+from tests.databases import BACKENDS, fresh_database
 
 
 @pytest.fixture(params=BACKENDS)
