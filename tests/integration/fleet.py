@@ -93,8 +93,9 @@ class Fleet:
 
     def add(self, name: str, *, sessions: bool = True) -> Node:
         port = free_port()
+        bus = ["--bus", self.bus_url] if self.bus_url else []  # no URL: the in-process bus
         args = [
-            "--node", name, "--bus", self.bus_url, "--db", self.database_url,
+            "--node", name, *bus, "--db", self.database_url,
             "--trust-proxy", "127.0.0.1/32", "--log-level", "warning",
             "--advertise-url", f"http://127.0.0.1:{port}",
             "--sessions" if sessions else "--no-sessions",

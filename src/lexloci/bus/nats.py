@@ -198,7 +198,7 @@ class NatsBus:
         while True:
             try:
                 messages = await subscription.fetch(100, timeout=_FETCH_TIMEOUT_S)
-            except NatsTimeout:
+            except (NatsTimeout, TimeoutError):  # nats-py raises either for "nothing pending"
                 # Nothing pending: everything up to the head at start has been applied.
                 self._ready.set()
                 continue

@@ -37,6 +37,9 @@ __all__ = ["LiveMeetings"]
 
 _NOTICES_KEPT = 50
 
+#: How long a roster change waits for others in the same session before the roster is sent.
+ROSTER_COALESCE_S = 0.05
+
 
 class LiveMeetings:
     def __init__(
@@ -45,6 +48,9 @@ class LiveMeetings:
         self.service = service
         self.hub = hub
         self.media: MediaPlane = media or MeshMediaPlane()
+        self._roster_pending: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._roster_dirty: set[str] = set()
         self.host_notices: dict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=_NOTICES_KEPT)
         )
@@ -57,9 +63,34 @@ class LiveMeetings:
             "participants": [p.to_dict() for p in members],
         }
 
+    def roster_changed(self, session_id: str) -> None:
+        """Schedule a (coalesced) roster broadcast without waiting for it."""
+        task = asyncio.create_task(self.publish_roster(session_id))
+        self._tasks.add(task)  # keep a reference until it is done, so it is not collected
+        task.add_done_callback(self._tasks.discard)
+
     async def publish_roster(self, session_id: str) -> None:
-        message = await to_thread.run_sync(self.roster_message, session_id)
-        await self.hub.broadcast(session_id, message)
+        """Send the session's roster to its members, coalescing bursts.
+
+        A burst of joins or removals in one session would otherwise send every member one
+        full roster per change (quadratic in the session's size). Changes that arrive while a
+        roster is pending or being sent are folded into one more roster sent right after, so
+        every member always ends up with the roster as it is now (I3), just fewer times.
+        """
+        if session_id in self._roster_pending:
+            self._roster_dirty.add(session_id)
+            return
+        self._roster_pending.add(session_id)
+        try:
+            await asyncio.sleep(ROSTER_COALESCE_S)
+            while True:
+                self._roster_dirty.discard(session_id)
+                message = await to_thread.run_sync(self.roster_message, session_id)
+                await self.hub.broadcast(session_id, message)
+                if session_id not in self._roster_dirty:
+                    break
+        finally:
+            self._roster_pending.discard(session_id)
 
     async def start_session(self, meeting_id: str, actor: str) -> MeetingSession:
         session = await to_thread.run_sync(self.service.start_session, meeting_id, actor)

@@ -60,6 +60,7 @@ from lexloci.policy import (
 from lexloci.policy.codec import restriction_to_dict
 
 __all__ = [
+    "GateResult",
     "HostNotice",
     "JoinRequest",
     "JoinResult",
@@ -122,6 +123,50 @@ class Notice:
             "text": self.text,
             "texts": self.texts,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """One join decision with its evidence, and the notice when it refuses."""
+
+    location: Location
+    decision: Decision
+    notice: Notice | None
+
+    @property
+    def admitted(self) -> bool:
+        return self.decision.effect is Effect.ALLOW
+
+    def audit_entry(
+        self, participant_id: str, session_id: str, client: ClientAddress, phone: str | None
+    ) -> tuple[AuditTag, dict[str, Any]]:
+        """The audit tag and payload of this decision (the same for every kind of join)."""
+        decision, notice = self.decision, self.notice
+        tag = (
+            AuditTag.MEETING_PARTICIPANT_JOIN_ALLOWED
+            if self.admitted
+            else AuditTag.MEETING_PARTICIPANT_JOIN_DENIED
+        )
+        payload: dict[str, Any] = {
+            "participant_id": participant_id,
+            "session_id": session_id,
+            "context": decision.context.to_dict(),
+            "territory": self.location.territory,
+            "evidence": self.location.to_dict(),
+            "client_ip": client.address,
+            "client_address_via": client.via,
+            "phone": phone,
+            "decision_id": decision.decision_id,
+            "policy_version": decision.policy_version,
+            "effect": decision.effect.value,
+            "reasons": [r.to_dict() for r in decision.reasons],
+            "restriction_ids": list(decision.restriction_ids),
+            "case_ids": list(notice.case_refs) if notice else [],
+        }
+        if notice is not None:
+            payload["notice"] = notice.text
+            payload["notices"] = notice.texts
+        return tag, payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +435,22 @@ class MeetingService:
 
     # -- the join gate -----------------------------------------------------------------------
 
+    def gate(
+        self, context: SessionContext, client: ClientAddress, phone: str | None, language: str
+    ) -> GateResult:
+        """The join gate itself: locate, decide, and the notice for a refusal.
+
+        The one place a join decision is made — for lexloci's own sessions (``join``) and for
+        other platforms' stateless decisions (``lexloci.platforms``) alike."""
+        if client.address is None and phone is None:
+            location = self.locator.unknown_client(client.reason or "unknown")
+        else:
+            location = self.locator.locate(Evidence(client_ip=client.address, phone=phone))
+        decision = self.engine.decide(context, location, self.clock.now())
+        admitted = decision.effect is Effect.ALLOW
+        notice = None if admitted else self._notice(NoticeKind.BLOCKED, decision, language)
+        return GateResult(location, decision, notice)
+
     def node_url(self, node: str) -> str | None:
         return next((n["url"] for n in self.store.nodes() if n["name"] == node), None)
 
@@ -410,22 +471,15 @@ class MeetingService:
         name = _clean_text(request.display_name, "display_name", MAX_NAME)
         user_id = _clean_text(request.user_id, "user_id", 100) if request.user_id else None
         context = self.context(session.id)
-        if request.client.address is None and request.phone is None:
-            location = self.locator.unknown_client(request.client.reason or "unknown")
-        else:
-            location = self.locator.locate(
-                Evidence(client_ip=request.client.address, phone=request.phone)
-            )
-        now = self.clock.now()
-        decision = self.engine.decide(context, location, now)
-        admitted = decision.effect is Effect.ALLOW
-        notice = None if admitted else self._notice(NoticeKind.BLOCKED, decision, request.language)
+        gate = self.gate(context, request.client, request.phone, request.language)
+        location, decision, notice = gate.location, gate.decision, gate.notice
+        admitted = gate.admitted
         participant = Participant(
             id=new_id("par"),
             session_id=session.id,
             display_name=name,
             state=ParticipantState.JOINED if admitted else ParticipantState.BLOCKED,
-            joined_at=now,
+            joined_at=decision.decided_at,
             territory=location.territory,
             location=location.to_dict(),
             client_ip=request.client.address,
@@ -437,29 +491,7 @@ class MeetingService:
         )
         token = new_token() if admitted else None
         token_hash = hash_token(token) if token else None
-        tag = (
-            AuditTag.MEETING_PARTICIPANT_JOIN_ALLOWED
-            if admitted
-            else AuditTag.MEETING_PARTICIPANT_JOIN_DENIED
-        )
-        payload: dict[str, Any] = {
-            "participant_id": participant.id,
-            "session_id": session.id,
-            "context": context.to_dict(),
-            "territory": location.territory,
-            "evidence": participant.location,
-            "client_ip": request.client.address,
-            "client_address_via": request.client.via,
-            "phone": request.phone,
-            "decision_id": decision.decision_id,
-            "policy_version": decision.policy_version,
-            "effect": decision.effect.value,
-            "reasons": [r.to_dict() for r in decision.reasons],
-            "restriction_ids": list(decision.restriction_ids),
-            "case_ids": list(notice.case_refs) if notice else [],
-        }
-        if notice is not None:
-            payload["notice"] = notice.text
+        tag, payload = gate.audit_entry(participant.id, session.id, request.client, request.phone)
         with self.store.transaction() as tx:
             tx.insert_participant(participant, token_hash)
             tx.audit(tag, f"participant:{participant.id}", payload)

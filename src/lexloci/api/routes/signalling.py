@@ -118,7 +118,7 @@ async def signal(ws: WebSocket, session_id: str) -> None:
     await hub.attach(session_id, participant_id, ws)
     roster = await to_thread.run_sync(container.live.roster_message, session_id)
     await ws.send_json({**roster, "type": "welcome", "participant_id": participant_id})
-    await hub.broadcast(session_id, roster, exclude=participant_id)
+    container.live.roster_changed(session_id)
     try:
         await _serve_member(ws, session_id, participant_id)
     except WebSocketDisconnect:

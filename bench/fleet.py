@@ -1,0 +1,250 @@
+"""Fleet enforcement speed: approval → last affected participant removed, across nodes.
+
+In one run:
+
+- **fleet**: an API process and 3 meeting nodes (``lexloci serve --node ... --bus nats://...``)
+  sharing a fresh PostgreSQL database and the local NATS JetStream, holding 3,000 connected
+  participants (about 15 % joining "from" CN through a trusted X-Forwarded-For);
+- **single node**: one ``lexloci serve`` with the in-process bus, same database server, same
+  3,000 participants.
+
+Each run files a CN case on the API process and times from sending the approval until the last
+CN participant's signalling socket is closed by its node; then it lifts the restriction and lets
+the CN participants back in for the next run. Needs PostgreSQL (LEXLOCI_TEST_POSTGRES_URL or
+the local default) and NATS (LEXLOCI_TEST_NATS_URL or nats://127.0.0.1:4222).
+
+    python bench/fleet.py [--participants 3000] [--runs 5]
+
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.databases import fresh_postgres_database  # noqa: E402 - needs the repo root on the path
+from tests.integration.fleet import Fleet  # noqa: E402
+
+ADDRESSES = {
+    "CN": "223.5.5.5",
+    "HK": "202.45.84.58",
+    "TW": "168.95.1.1",
+    "US": "8.8.4.4",
+    "DE": "5.9.0.1",
+}
+MIX = ["CN", "HK", "TW", "US", "DE", "US", "DE"]  # one in seven (~14 %) from CN
+CASE = {
+    "authority": {"name": "Ministry of Public Security", "country": "CN", "jurisdiction": ["CN"]},
+    "request_type": "restrict_meeting",
+    "legal_process": "administrative_order",
+    "legal_basis": "Cybersecurity Law art. 50",
+    "received_at": "2026-06-01T08:00:00Z",
+}
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Setup:
+    def __init__(self, fleet: Fleet, api: str) -> None:
+        self.fleet = fleet
+        self.api = api
+        self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=50))
+        self.members: list[tuple[str, str, ClientConnection]] = []  # (where, session, socket)
+
+    async def prepare(self, sessions: int) -> None:
+        admin = self.fleet.token("admin", "root")
+        self.intake = {"Authorization": f"Bearer {self.fleet.token('intake', 'alice')}"}
+        self.approver = {"Authorization": f"Bearer {self.fleet.token('approver', 'bob')}"}
+        account = (await self.http.post(
+            f"{self.api}/api/v1/accounts", json={"name": "host", "home_country": "HK"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )).json()  # fmt: skip
+        self.account_id = account["id"]
+        self.host = {"Authorization": f"Bearer {account['host_token']}"}
+        meeting = (await self.http.post(
+            f"{self.api}/api/v1/meetings", json={"topic": "bench", "host_account_id": self.account_id},
+            headers=self.host,
+        )).json()  # fmt: skip
+        self.sessions: list[tuple[str, str]] = []
+        for _ in range(sessions):
+            session = (await self.http.post(
+                f"{self.api}/api/v1/meetings/{meeting['id']}/sessions", headers=self.host
+            )).json()  # fmt: skip
+            info = (await self.http.get(f"{self.api}/api/v1/sessions/{session['id']}")).json()
+            self.sessions.append((session["id"], info["node_url"]))
+
+    async def join(self, index: int, where: str) -> None:
+        session_id, node_url = self.sessions[index % len(self.sessions)]
+        response = await self.http.post(
+            f"{node_url}/api/v1/sessions/{session_id}/join",
+            json={"display_name": f"{where}-{index}"},
+            headers={"X-Forwarded-For": ADDRESSES[where]},
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"join failed: {response.status_code} {response.text[:200]}")
+        body = response.json()
+        ws = await connect(node_url.replace("http", "ws") + f"/api/v1/sessions/{session_id}/signal",
+                           max_queue=None, open_timeout=30)  # fmt: skip
+        await ws.send(json.dumps({"type": "hello", "token": body["token"]}))
+        while json.loads(await ws.recv())["type"] != "welcome":
+            pass
+        self.members.append((where, session_id, ws))
+
+    async def join_all(self, wheres: list[tuple[int, str]], concurrency: int = 40) -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, where: str) -> None:
+            async with gate:
+                await self.join(index, where)
+
+        await asyncio.gather(*(one(i, w) for i, w in wheres))
+
+    async def run_once(self) -> float:
+        targets = [ws for where, _, ws in self.members if where == "CN"]
+
+        async def closed(ws: ClientConnection) -> float:
+            try:
+                while True:
+                    await ws.recv()
+            except ConnectionClosed:
+                return time.perf_counter()
+
+        waiters = [asyncio.create_task(closed(ws)) for ws in targets]
+        case = (await self.http.post(
+            f"{self.api}/api/v1/cases",
+            json={**CASE, "targets": [{"kind": "account", "ref": self.account_id}]}, headers=self.intake,
+        )).json()  # fmt: skip
+        start = time.perf_counter()
+        decided = await self.http.post(
+            f"{self.api}/api/v1/cases/{case['id']}/decision", json={"decision": "approve_all"},
+            headers=self.approver,
+        )  # fmt: skip
+        decided.raise_for_status()
+        ends = await asyncio.wait_for(asyncio.gather(*waiters), 120)
+        elapsed = max(ends) - start
+        # reset: lift, and let the CN participants back in
+        for restriction in decided.json()["restrictions"]:
+            (await self.http.post(f"{self.api}/api/v1/restrictions/{restriction['id']}/lift",
+                                  headers=self.approver)).raise_for_status()  # fmt: skip
+        await asyncio.sleep(1.5)  # the lift reaches every node through the bus
+        removed = [(i, w) for i, (w, _, _) in enumerate(self.members) if w == "CN"]
+        self.members = [m for m in self.members if m[0] != "CN"]
+        await self.join_all(removed)
+        return elapsed
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ws.close() for _, _, ws in self.members), return_exceptions=True)
+        await self.http.aclose()
+
+
+async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: str) -> list[float]:
+    setup = Setup(fleet, api)
+    try:
+        await setup.prepare(sessions=30)
+        nodes = sorted({url for _, url in setup.sessions})
+        progress(
+            f"[{label}] {len(setup.sessions)} sessions on {len(nodes)} node(s); joining {participants}"
+        )
+        started = time.perf_counter()
+        await setup.join_all([(i, MIX[i % len(MIX)]) for i in range(participants)])
+        progress(f"[{label}] joined in {time.perf_counter() - started:.1f}s")
+        times = []
+        for run in range(1, runs + 1):
+            elapsed = await setup.run_once()
+            times.append(elapsed)
+            progress(
+                f"[{label}] run {run}/{runs}: last CN participant removed {elapsed:.3f}s after approval"
+            )
+        return times
+    finally:
+        await setup.close()
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--participants", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    os.environ.setdefault(
+        "LEXLOCI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    bus = os.environ.get("LEXLOCI_TEST_NATS_URL", "nats://127.0.0.1:4222")
+    results: dict[str, list[float]] = {}
+    with TemporaryDirectory() as tmp:
+        with fresh_postgres_database() as database_url:
+            fleet = Fleet(Path(tmp), database_url, bus, f"LLBENCH_{secrets.token_hex(4).upper()}")
+            try:
+                api = fleet.add("api", sessions=False)
+                for name in ("n1", "n2", "n3"):
+                    fleet.add(name)
+                fleet.wait_ready()
+                results["fleet"] = asyncio.run(
+                    measure(fleet, api.url, args.participants, args.runs, "fleet")
+                )
+            finally:
+                fleet.stop()
+        with fresh_postgres_database() as database_url:
+            single = Fleet(Path(tmp), database_url, "", "unused")
+            try:
+                node = single.add("solo")
+                single.wait_ready()
+                results["single"] = asyncio.run(
+                    measure(single, node.url, args.participants, args.runs, "single node")
+                )
+            finally:
+                single.stop()
+    summary = {
+        "participants": args.participants,
+        "runs": args.runs,
+        "nodes": 3,
+        "fleet_removal_median_s": round(statistics.median(results["fleet"]), 4),
+        "fleet_removal_p99_s": round(p99(results["fleet"]), 4),
+        "single_node_removal_median_s": round(statistics.median(results["single"]), 4),
+        "single_node_removal_p99_s": round(p99(results["single"]), 4),
+    }
+    summary["fleet_ratio"] = round(
+        summary["fleet_removal_p99_s"] / summary["single_node_removal_p99_s"], 3
+    )
+    summary["target"] = {"fleet_removal_p99_s": "<= 1.0"}
+    print()
+    print(f"{'bus':<22}{'median s':>10}{'p99 s':>10}")
+    print(
+        f"{'NATS, 3 nodes':<22}{summary['fleet_removal_median_s']:>10}{summary['fleet_removal_p99_s']:>10}"
+    )
+    print(
+        f"{'in-process, 1 node':<22}{summary['single_node_removal_median_s']:>10}{summary['single_node_removal_p99_s']:>10}"
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
