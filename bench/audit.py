@@ -12,7 +12,10 @@ Measured, in one process run:
   interpreter start-up, with its default workers (one process per CPU for long logs); the same
   verification in one process; and, as the peer, the floor: reading the same rows with the
   bare sqlite3 module and hashing each body once, with no checks at all;
-- ``verify --deep`` (parse and re-encode every body) over the first 100,000 entries.
+- ``verify --deep`` (parse and re-encode every body) over the first 100,000 entries;
+- the join gate over HTTP (a real server, 8 concurrent clients) with the audit log on, and off
+  (a bench-only log that writes nothing — lexloci itself cannot turn auditing off), in
+  alternating rounds: ``audit_ratio`` = on / off.
 
 The entries are shaped like the meeting service's join decisions (a decision snapshot with geo
 evidence, about 1 KB per body). The log to verify is written by a direct writer (canonical
@@ -270,10 +273,125 @@ def verify_floor(path: Path) -> float:
     return time.perf_counter() - began
 
 
+class _NoAudit(SqlAuditLog):
+    """The "audit off" side of the join-gate comparison, and nothing else: it writes nothing.
+
+    lexloci itself has no such switch (invariant I4); this exists only here, to measure what
+    auditing every join decision costs."""
+
+    def append_many(self, conn: Any, entries: Any) -> list[Any]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(seq=0) for _ in entries]
+
+
+def _serve(directory: Path, name: str, audit: bool) -> tuple[Any, Any, str, str]:
+    """A real lexloci server (uvicorn, in a thread) with one live session; its base URL."""
+    import threading
+
+    import uvicorn
+
+    from lexloci.api.app import create_app
+    from lexloci.bootstrap import build_container
+    from lexloci.config import Settings
+
+    settings = Settings(
+        database_url=f"sqlite:///{directory / name}.db", trust_proxy=["127.0.0.1/32"]
+    )
+    container = build_container(settings)
+    account = container.meetings.create_account("bench", "DE", "bench")
+    meeting = container.meetings.create_meeting("bench", account.id, "bench")
+    session = container.meetings.start_session(meeting.id, "bench")
+    if not audit:  # swapped in after the set-up, so only the joins go unaudited
+        container.store.audit_log = _NoAudit(container.engine, container.clock)
+    with socket_for_port() as port:
+        pass
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
+                       proxy_headers=False, access_log=False)
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}", session.id
+
+
+class socket_for_port:  # noqa: N801 - reads as a phrase at its one use
+    def __enter__(self) -> int:
+        import socket
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        return int(self._sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
+
+
+def _drive_joins(base: str, session_id: str, seconds: float, workers: int = 8) -> float:
+    """Joins per second over HTTP from ``workers`` concurrent clients (one in five from CN)."""
+    import asyncio
+
+    import httpx
+
+    addresses = ["5.9.0.1", "8.8.4.4", "202.45.84.58", "168.95.1.1", "223.5.5.5"]
+
+    async def run() -> float:
+        done = 0
+        deadline = time.perf_counter() + seconds
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+            async def worker(w: int) -> None:
+                nonlocal done
+                i = w
+                while time.perf_counter() < deadline:
+                    response = await client.post(
+                        f"/api/v1/sessions/{session_id}/join",
+                        json={"display_name": f"p{i}"},
+                        headers={"X-Forwarded-For": addresses[i % len(addresses)]},
+                    )
+                    if response.status_code not in (201, 403):
+                        raise RuntimeError(f"join failed: {response.status_code} {response.text}")
+                    done += 1
+                    i += workers
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker(w) for w in range(workers)))
+            return done / (time.perf_counter() - began)
+
+    return asyncio.run(run())
+
+
+def measure_join_gate(directory: Path, seconds: float, rounds: int) -> dict[str, float]:
+    """The join gate over HTTP with the audit log on and off; alternating rounds, medians."""
+    import statistics
+
+    servers = {flag: _serve(directory, f"join-{flag}", flag) for flag in (True, False)}
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for round_no in range(1, rounds + 1):
+            for flag in (True, False):
+                _, _, base, session_id = servers[flag]
+                rates[flag].append(_drive_joins(base, session_id, seconds))
+            print(
+                f"  round {round_no}/{rounds}: audit on {rates[True][-1]:7.0f} joins/s, "
+                f"off {rates[False][-1]:7.0f} joins/s"
+            )
+    finally:
+        for server, thread, _, _ in servers.values():
+            server.should_exit = True
+            thread.join(10)
+    on, off = statistics.median(rates[True]), statistics.median(rates[False])
+    return {"join_per_s_audit_on": on, "join_per_s_audit_off": off, "audit_ratio": on / off}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--append-seconds", type=float, default=4.0)
+    parser.add_argument("--join-seconds", type=float, default=4.0)
+    parser.add_argument("--join-rounds", type=int, default=3)
     args = parser.parse_args()
 
     print(
@@ -289,6 +407,14 @@ def main() -> None:
         print(f"  one transaction per entry : {appends['append_per_s_tx_each']:10,.0f} entries/s")
         print(f"  100 entries per transaction: {appends['append_per_s_batch_100']:9,.0f} entries/s")
         print(f"  one append in an open tx   : {appends['append_us_in_open_tx']:10.1f} us")
+
+        print("join gate over HTTP (8 concurrent clients; SQLite, synchronous=FULL):")
+        joins = measure_join_gate(directory, args.join_seconds, args.join_rounds)
+        print(
+            f"  audit on {joins['join_per_s_audit_on']:.0f} joins/s, off "
+            f"{joins['join_per_s_audit_off']:.0f} joins/s: audit_ratio {joins['audit_ratio']:.3f}"
+            " (target >= 0.7)"
+        )
 
         path = directory / "verify.db"
         url = f"sqlite:///{path}"
@@ -322,6 +448,9 @@ def main() -> None:
     verdict = "met" if cli_s * scale <= 10 else "NOT met"
     print(f"target verify_1m_s <= 10{note}: {verdict}")
     figures = {
+        "join_per_s_audit_on": round(joins["join_per_s_audit_on"], 1),
+        "join_per_s_audit_off": round(joins["join_per_s_audit_off"], 1),
+        "audit_ratio": round(joins["audit_ratio"], 3),
         "verify_1m_s": round(cli_s * scale, 2),
         "verify_1m_workers": workers,
         "verify_1m_one_process_s": round(single_s * scale, 2),

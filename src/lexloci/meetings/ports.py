@@ -9,16 +9,18 @@ transaction commits).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lexloci.audit.tags import AuditTag
 from lexloci.meetings.model import Account, Meeting, MeetingSession, Participant, ParticipantState
 from lexloci.policy import Restriction
 
 __all__ = ["StateChange", "Store", "Tx"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,11 @@ class Tx(Protocol):
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Tx]: ...
+
+    def run_in_batch(self, work: Callable[[Any], T]) -> T:
+        """A small write in a transaction shared with others (group commit): returns only
+        once it is durable, with its own result or exception."""
+        ...
 
     def account(self, account_id: str) -> Account | None: ...
 

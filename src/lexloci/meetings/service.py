@@ -45,7 +45,7 @@ from lexloci.meetings.model import (
 )
 from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
 from lexloci.meetings.placement import NODE_TTL, choose_node
-from lexloci.meetings.ports import StateChange, Store
+from lexloci.meetings.ports import StateChange, Store, Tx
 from lexloci.policy import (
     ChangeKind,
     Decision,
@@ -252,6 +252,7 @@ class MeetingService:
         self._lock = threading.RLock()
         self._live = _LiveState()
         self._contexts: dict[str, SessionContext] = {}
+        self._sessions: dict[str, MeetingSession] = {}  # this node's sessions, kept exact
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -376,9 +377,27 @@ class MeetingService:
         return session
 
     def session(self, session_id: str) -> MeetingSession:
+        cached = self._sessions.get(session_id)
+        if cached is not None:
+            return cached
         session = self.store.session(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", id=session_id)
+        if session.node == self.node:
+            # Only the node that holds a session changes it (lock, unlock and end are sent to
+            # that node like joins), so its own copy stays exact: joins need no database read.
+            self._sessions[session_id] = session
+        return session
+
+    def _owned(self, session_id: str) -> MeetingSession:
+        """A live session held by this node; anything else is refused or redirected."""
+        session = self._live_session(session_id)
+        if session.node != self.node:
+            raise Misdirected(
+                f"session {session.id} is served by node {session.node}; send this there",
+                node=session.node,
+                node_url=self.node_url(session.node),
+            )
         return session
 
     def context(self, session_id: str) -> SessionContext:
@@ -394,17 +413,18 @@ class MeetingService:
         return SessionContext(session_id, meeting.id, meeting.series_id, meeting.host_account_id)
 
     def set_locked(self, session_id: str, locked: bool, actor: str) -> MeetingSession:
-        session = self._live_session(session_id)
+        session = self._owned(session_id)
         updated = replace(session, locked=locked)
         tag = AuditTag.MEETING_SESSION_LOCKED if locked else AuditTag.MEETING_SESSION_UNLOCKED
         with self.store.transaction() as tx:
             tx.update_session(updated)
             tx.audit(tag, actor, {"session_id": session_id})
+        self._sessions[session_id] = updated
         return updated
 
     def end_session(self, session_id: str, actor: str) -> tuple[MeetingSession, list[str]]:
         """End a session (hosts and admins only — never enforcement). Returns who was in it."""
-        session = self._live_session(session_id)
+        session = self._owned(session_id)
         now = self.clock.now()
         ended = replace(session, state=SessionState.ENDED, ended_at=now)
         members = [p.id for p in self.store.participants(session_id, [ParticipantState.JOINED])]
@@ -422,6 +442,7 @@ class MeetingService:
                     "participants": len(members),
                 },
             )
+        self._sessions[session_id] = ended
         with self._lock:
             for pid in members:
                 self._drop(pid)
@@ -455,13 +476,7 @@ class MeetingService:
         return next((n["url"] for n in self.store.nodes() if n["name"] == node), None)
 
     def join(self, request: JoinRequest) -> JoinResult:
-        session = self._live_session(request.session_id)
-        if session.node != self.node:
-            raise Misdirected(
-                f"session {session.id} is served by node {session.node}; join there",
-                node=session.node,
-                node_url=self.node_url(session.node),
-            )
+        session = self._owned(request.session_id)
         if session.locked:
             raise Conflict(
                 f"session {session.id} is locked by its host",
@@ -492,9 +507,14 @@ class MeetingService:
         token = new_token() if admitted else None
         token_hash = hash_token(token) if token else None
         tag, payload = gate.audit_entry(participant.id, session.id, request.client, request.phone)
-        with self.store.transaction() as tx:
+
+        def record(tx: Tx) -> None:
             tx.insert_participant(participant, token_hash)
             tx.audit(tag, f"participant:{participant.id}", payload)
+
+        # Joins are the hot path: group commit shares one fsync between concurrent joins, and
+        # the answer still waits until this participant's audit entry is durable (I4).
+        self.store.run_in_batch(record)
         if admitted:
             with self._lock:
                 self._admit(participant, context, location, token_hash)

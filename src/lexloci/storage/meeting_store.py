@@ -9,9 +9,9 @@ them proceed while a writer is busy).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -33,6 +33,7 @@ from lexloci.policy import Restriction, Scope, ScopeKind
 from lexloci.policy.codec import restriction_from_dict, restriction_to_dict
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import connect_read_only
+from lexloci.storage.group_commit import GroupCommitter
 from lexloci.storage.records import (
     account_suspensions,
     accounts,
@@ -47,6 +48,11 @@ from lexloci.storage.records import (
 )
 
 __all__ = ["SqlStore", "SqlTx"]
+
+T = TypeVar("T")
+
+
+_INSERT_PARTICIPANT = participants.insert()
 
 
 class SqlTx:
@@ -83,24 +89,26 @@ class SqlTx:
         )
 
     def insert_participant(self, participant: Participant, token_hash: str | None) -> None:
+        # A prebuilt statement with parameters: compiled once, not once per join (the hot path).
         self.conn.execute(
-            participants.insert().values(
-                id=participant.id,
-                session_id=participant.session_id,
-                display_name=participant.display_name,
-                user_id=participant.user_id,
-                client_ip=participant.client_ip,
-                phone=participant.phone,
-                territory=participant.territory,
-                location=participant.location,
-                state=participant.state.value,
-                reason=participant.reason,
-                language=participant.language,
-                decision_id=participant.decision_id,
-                token_hash=token_hash,
-                joined_at=participant.joined_at,
-                left_at=participant.left_at,
-            )
+            _INSERT_PARTICIPANT,
+            {
+                "id": participant.id,
+                "session_id": participant.session_id,
+                "display_name": participant.display_name,
+                "user_id": participant.user_id,
+                "client_ip": participant.client_ip,
+                "phone": participant.phone,
+                "territory": participant.territory,
+                "location": participant.location,
+                "state": participant.state.value,
+                "reason": participant.reason,
+                "language": participant.language,
+                "decision_id": participant.decision_id,
+                "token_hash": token_hash,
+                "joined_at": participant.joined_at,
+                "left_at": participant.left_at,
+            },
         )
 
     def set_states(self, changes: Sequence[StateChange]) -> int:
@@ -216,6 +224,17 @@ class SqlStore:
     def __init__(self, engine: sa.Engine, audit_log: SqlAuditLog) -> None:
         self.engine = engine
         self.audit_log = audit_log
+        self._committer: GroupCommitter[SqlTx] = GroupCommitter(
+            engine, lambda conn: SqlTx(conn, self.audit_log)
+        )
+
+    def run_in_batch(self, work: Callable[[SqlTx], T]) -> T:
+        """Run a small write (with its audit entries) in a transaction shared with other
+        callers' writes; returns once it is durable (see ``lexloci.storage.group_commit``)."""
+        return self._committer.run(work)
+
+    def close(self) -> None:
+        self._committer.close()
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
