@@ -20,13 +20,14 @@ output (``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``), in order:
   with a VideoRoom publisher handle; answers once the connection is up and Janus confirmed it
   (``webrtcup``), with ``feed`` (the publisher id) and ``session``;
 - ``{"op": "subscribe", "feeds": [F, ...]}`` — a *second* Janus session (as a second browser
-  tab would open) with one subscriber connection carrying every listed feed; answers when the
-  connection is up;
+  tab would open) with one subscriber handle and connection per listed feed; answers when they
+  are up;
 - ``{"op": "status"}`` — frames received per feed and kind, when the last one arrived, and each
   connection's state and the monotonic time it closed (``time.monotonic`` is one clock for
   every process of the machine, so the driver compares it with its own);
 - ``{"op": "try_join", "token": T, "room": R}`` — a fresh session that tries to join the room
   as a publisher with token T; answers with what Janus said (for "kick is not a ban");
+- ``{"op": "reset"}`` — close every connection and session, ready to publish again;
 - ``{"op": "quit"}``.
 """
 
@@ -211,8 +212,8 @@ class JanusSession:
                 if waiter is not None and not waiter.done():
                     waiter.set_result(event)
 
-    def saw(self, kind: str) -> bool:
-        return any(e.get("janus") == kind for e in self.events)
+    def saw(self, kind: str, handle: int) -> bool:
+        return any(e.get("janus") == kind and e.get("sender") == handle for e in self.events)
 
     async def stop(self) -> None:
         self.gone = True
@@ -252,7 +253,7 @@ class Peer:
         self.http = httpx.AsyncClient(timeout=10)
         self.janus_url = ""
         self.publisher: Connection | None = None
-        self.subscriber: Connection | None = None
+        self.subscribers: list[Connection] = []
         self.sessions: list[JanusSession] = []
         self.feed: int | None = None
         self.private_id: int | None = None
@@ -267,10 +268,13 @@ class Peer:
         connection.watch()
         return connection
 
-    async def _wait_up(self, connection: Connection, session: JanusSession) -> None:
+    async def _wait_up(self, connection: Connection, session: JanusSession, handle: int) -> None:
+        """Until the connection is up on both sides (Janus says ``webrtcup`` for the handle)."""
         deadline = time.monotonic() + 20
-        while not (connection.pc.connectionState == "connected" and session.saw("webrtcup")):
-            if time.monotonic() > deadline:
+        while not (
+            connection.pc.connectionState == "connected" and session.saw("webrtcup", handle)
+        ):
+            if connection.closed_at is not None or time.monotonic() > deadline:
                 raise JanusError(f"connection not up: {connection.pc.connectionState}")
             await asyncio.sleep(0.02)
 
@@ -304,13 +308,22 @@ class Peer:
         )
         jsep = answer["jsep"]
         await pc.setRemoteDescription(RTCSessionDescription(jsep["sdp"], jsep["type"]))
-        await self._wait_up(self.publisher, session)
+        await self._wait_up(self.publisher, session, handle)
         return {"feed": self.feed, "session": session.id}
 
     async def subscribe(self, feeds: list[int]) -> dict[str, Any]:
+        """One more Janus session, with one subscriber handle and connection per feed.
+
+        One connection per feed, as janus.js does by default: aiortc 1.16 routes RTP by SSRC
+        and payload type only, and mixes up two video streams bundled in one connection."""
         session = JanusSession(self.http, self.janus_url, self.token)
         await session.create()
         self.sessions.append(session)
+        for feed in feeds:
+            await self._subscribe_one(session, feed)
+        return {"session": session.id}
+
+    async def _subscribe_one(self, session: JanusSession, feed: int) -> None:
         handle = await session.attach()
         attached = await session.message(
             handle,
@@ -320,19 +333,16 @@ class Peer:
                 "room": self.room,
                 "token": self.token,
                 "private_id": self.private_id,
-                "streams": [{"feed": f} for f in feeds],
+                "streams": [{"feed": feed}],
             },
         )
-        feed_of_mid = {
-            s["mid"]: s.get("feed_id") for s in attached["plugindata"]["data"]["streams"]
-        }
-        self.subscriber = self.new_pc()
-        pc = self.subscriber.pc
+        connection = self.new_pc()
+        self.subscribers.append(connection)
+        pc = connection.pc
 
         @pc.on("track")
         def _track(track: MediaStreamTrack) -> None:
-            mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), None)
-            key = f"{feed_of_mid.get(mid)}:{track.kind}"
+            key = f"{feed}:{track.kind}"
             self.consumers.append(asyncio.create_task(self._consume(key, track)))
 
         offer = attached["jsep"]
@@ -343,8 +353,7 @@ class Peer:
             {"request": "start"},
             {"type": "answer", "sdp": pc.localDescription.sdp, "trickle": False},
         )
-        await self._wait_up(self.subscriber, session)
-        return {"session": session.id}
+        await self._wait_up(connection, session, handle)
 
     async def _consume(self, key: str, track: MediaStreamTrack) -> None:
         received = self.received.setdefault(key, Received())
@@ -377,22 +386,37 @@ class Peer:
                 k: {"frames": r.frames, "last_at": r.last_at} for k, r in self.received.items()
             },
             "publisher": self.publisher.status() if self.publisher else None,
-            "subscriber": self.subscriber.status() if self.subscriber else None,
-            "kicked": any(
-                e.get("plugindata", {}).get("data", {}).get("kicked") == self.feed
-                for s in self.sessions
-                for e in s.events
+            "subscribers": [c.status() for c in self.subscribers],
+            "kicked": sorted(
+                {
+                    data["kicked"]
+                    for s in self.sessions
+                    for e in s.events
+                    if isinstance(data := e.get("plugindata", {}).get("data", {}), dict)
+                    and isinstance(data.get("kicked"), int)
+                }
             ),
         }
 
-    async def close(self) -> None:
+    async def reset(self) -> dict[str, Any]:
+        """Close everything, ready to publish again (the bench reuses its peers)."""
+        await self._close_media()
+        self.publisher, self.subscribers = None, []
+        self.sessions, self.received, self.consumers = [], {}, []
+        self.feed = self.private_id = None
+        return {}
+
+    async def _close_media(self) -> None:
         for task in self.consumers:
             task.cancel()
-        for connection in (self.publisher, self.subscriber):
+        for connection in [self.publisher, *self.subscribers]:
             if connection is not None:
                 await connection.pc.close()
         for session in self.sessions:
             await session.stop()
+
+    async def close(self) -> None:
+        await self._close_media()
         await self.http.aclose()
 
 
@@ -405,6 +429,7 @@ async def serve(peer: Peer) -> None:
         op = command.pop("op")
         try:
             if op == "quit":
+                print(json.dumps({"ok": True}), flush=True)
                 break
             if op == "publish":
                 answer = await peer.publish(**command)
@@ -414,6 +439,8 @@ async def serve(peer: Peer) -> None:
                 answer = peer.status()
             elif op == "try_join":
                 answer = await peer.try_join(**command)
+            elif op == "reset":
+                answer = await peer.reset()
             else:
                 raise JanusError(f"unknown op {op!r}")
             reply = {"ok": True, **answer}
