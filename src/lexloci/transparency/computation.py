@@ -332,24 +332,30 @@ class _Computation:
                 held.ended = True
 
     def participants(self) -> None:
-        add = self.tally.add
         kinds = {
             AuditTag.MEETING_PARTICIPANT_JOIN_DENIED.value: "blocked",
             AuditTag.MEETING_PARTICIPANT_REMOVED.value: "removed",
         }
+        start, end = self.period.start, self.period.end
+        # These are nearly all the entries a report reads: per entry, only one count of
+        # (kind, cases, territory); attribution to countries happens once per distinct key.
+        seen: Counter[tuple[str, tuple[str, ...], str]] = Counter()
         for entry in self.reader.entries(
             AuditTag.MEETING_PARTICIPANT_JOIN_DENIED, AuditTag.MEETING_PARTICIPANT_REMOVED
         ):
-            if not self.in_period(entry):
+            if not start <= entry.at < end:
                 continue
             payload = entry.payload
             case_ids = _texts(payload, "case_ids")
-            ref = _text(payload, "case_ref")
-            where = self.countries_of(case_ids or ([ref] if ref else []))
-            kind = kinds[entry.tag]
+            if not case_ids and (ref := _text(payload, "case_ref")):
+                case_ids = [ref]
             territory = _text(payload, "territory") or UNKNOWN_TERRITORY
-            add(where, ("participants", kind, "total"))
-            add(where, ("participants", kind, "by_territory", territory))
+            seen[(kinds[entry.tag], tuple(case_ids), territory)] += 1
+        add = self.tally.add
+        for (kind, named, territory), n in seen.items():
+            where = self.countries_of(named)
+            add(where, ("participants", kind, "total"), n)
+            add(where, ("participants", kind, "by_territory", territory), n)
 
     def states(self) -> None:
         add = self.tally.add

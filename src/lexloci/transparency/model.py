@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from lexloci.audit import Checkpoint, JsonValue, canonical_json, format_timestamp
 from lexloci.cases.model import LegalProcess, RejectionReason, RequestType
@@ -194,10 +194,10 @@ def nest(items: Iterable[tuple[Path, JsonValue]]) -> dict[str, JsonValue]:
     return root
 
 
-def flatten(value: JsonValue, prefix: Path = ()) -> Iterator[tuple[Path, JsonValue]]:
+def flatten(value: object, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
     """Every leaf of nested objects with its path, in document order (an empty object is a
     leaf too, so a report that lost a whole map still shows where)."""
-    if isinstance(value, dict) and value:
+    if isinstance(value, Mapping) and value:
         for key, child in value.items():
             yield from flatten(child, (*prefix, key))
     else:
