@@ -204,7 +204,8 @@ function handle(message) {
       onSignal(message.from, message.data);
       break;
     case "host_notice":
-      showHostNotice(message.text);
+      // The server's text is in English; a localized one, when the server sends it, wins.
+      showHostNotice((message.texts && message.texts[lang]) || message.text);
       break;
     case "removed":
       onRemoved(message.notice);
