@@ -68,7 +68,9 @@ class Setup:
     def __init__(self, fleet: Fleet, api: str) -> None:
         self.fleet = fleet
         self.api = api
-        self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=50))
+        # Idle connections expire before uvicorn's 5 s keep-alive closes them under us.
+        limits = httpx.Limits(max_connections=50, keepalive_expiry=2)
+        self.http = httpx.AsyncClient(timeout=60, limits=limits)
         self.members: list[tuple[str, str, ClientConnection]] = []  # (where, session, socket)
 
     async def prepare(self, sessions: int) -> None:
@@ -210,6 +212,10 @@ def main() -> None:
                 results["fleet"] = asyncio.run(
                     measure(fleet, api.url, args.participants, args.runs, "fleet")
                 )
+            except BaseException:
+                for node in fleet.nodes.values():
+                    progress(f"--- {node.name} log (tail) ---\n{node.log()[-3000:]}")
+                raise
             finally:
                 fleet.stop()
         with fresh_postgres_database() as database_url:

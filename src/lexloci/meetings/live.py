@@ -11,12 +11,18 @@ connections of this node, always *after* the service has committed them (I4):
 
 Blocking work (database writes) runs in a worker thread so the event loop keeps relaying media
 negotiation for everyone else while an enforcement step is written.
+
+``change_hooks`` are awaited, in order, after every restriction version this node activates or
+applies — after this node's own sweep — with that version (``lexloci.platforms`` orders the
+removal of other platforms' participants there). A hook must be idempotent: a version may reach
+it more than once, and reaches it on every node.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from anyio import to_thread
@@ -33,7 +39,9 @@ from lexloci.meetings.service import (
 from lexloci.meetings.signalling import CLOSE_REMOVED, CLOSE_SESSION_ENDED, SignallingHub
 from lexloci.policy import Restriction
 
-__all__ = ["LiveMeetings"]
+__all__ = ["ChangeHook", "LiveMeetings"]
+
+ChangeHook = Callable[[Restriction], Awaitable[Any]]
 
 _NOTICES_KEPT = 50
 
@@ -54,14 +62,13 @@ class LiveMeetings:
         self.host_notices: dict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=_NOTICES_KEPT)
         )
+        self.change_hooks: list[ChangeHook] = []
 
     def roster_message(self, session_id: str) -> dict[str, Any]:
-        members = self.service.roster(session_id)
-        return {
-            "type": "roster",
-            "session_id": session_id,
-            "participants": [p.to_dict() for p in members],
-        }
+        members = self.service.live_roster(session_id)
+        if members is None:  # not this node's session: read what is stored
+            members = [p.to_dict() for p in self.service.roster(session_id)]
+        return {"type": "roster", "session_id": session_id, "participants": members}
 
     def roster_changed(self, session_id: str) -> None:
         """Schedule a (coalesced) roster broadcast without waiting for it."""
@@ -99,7 +106,13 @@ class LiveMeetings:
 
     async def join(self, request: JoinRequest) -> tuple[JoinResult, dict[str, Any] | None]:
         """The join gate, then (only for an admitted participant) the media credential."""
-        result = await to_thread.run_sync(self.service.join, request)
+        session = self.service.cached_session(request.session_id)
+        if session is None:  # first join of a session here: its lookup reads the database
+            await to_thread.run_sync(self.service.session, request.session_id)
+        # The gate runs on the loop (microseconds); only the durable write is waited for.
+        prepared = self.service.prepare_join(request)
+        await asyncio.wrap_future(self.service.store.submit_in_batch(prepared.record))
+        result = self.service.finish_join(prepared)
         if result.token is None:
             return result, None
         media = await self.media.admit(request.session_id, result.participant.id)
@@ -108,11 +121,15 @@ class LiveMeetings:
     async def activate(self, restriction: Restriction, actor: str) -> RemovalOutcome:
         outcome = await to_thread.run_sync(self.service.activate, restriction, actor)
         await self.apply_outcome(outcome)
+        for hook in self.change_hooks:
+            await hook(restriction)
         return outcome
 
     async def apply_change(self, restriction: Restriction) -> RemovalOutcome:
         outcome = await to_thread.run_sync(self.service.apply_change, restriction)
         await self.apply_outcome(outcome)
+        for hook in self.change_hooks:
+            await hook(restriction)
         return outcome
 
     async def apply_outcome(self, outcome: RemovalOutcome) -> None:
@@ -132,7 +149,9 @@ class LiveMeetings:
         await asyncio.gather(
             *(self._tell_host(n) for n in outcome.host_notices),
         )
-        await asyncio.gather(*(self.publish_roster(sid) for sid in outcome.sessions))
+        # The rosters follow (coalesced), without holding up the answer to whoever enforced.
+        for sid in outcome.sessions:
+            self.roster_changed(sid)
 
     async def _tell_host(self, notice: HostNotice) -> None:
         body = {"type": "host_notice", **notice.to_dict()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -63,6 +64,10 @@ class Tx(Protocol):
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Tx]: ...
+
+    def submit_in_batch(self, work: Callable[[Any], Any]) -> Future[Any]:
+        """``run_in_batch`` without blocking the caller: a future completed once durable."""
+        ...
 
     def run_in_batch(self, work: Callable[[Any], T]) -> T:
         """A small write in a transaction shared with others (group commit): returns only

@@ -24,7 +24,7 @@ import datetime as dt
 import secrets
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +66,7 @@ __all__ = [
     "JoinResult",
     "MeetingService",
     "Notice",
+    "PreparedJoin",
     "RemovalOutcome",
     "RemovedParticipant",
     "new_id",
@@ -178,6 +179,17 @@ class JoinResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedJoin:
+    """A decided join whose record is not yet written (see ``MeetingService.prepare_join``)."""
+
+    result: JoinResult
+    record: Callable[[Tx], None]  # joins are the hot path: written through group commit
+    context: SessionContext
+    location: Location
+    token_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class HostNotice:
     session_id: str
     count: int
@@ -223,6 +235,7 @@ class _Live:
     language: str
     client_ip: str | None
     phone: str | None
+    entry: dict[str, Any]  # the participant as the roster shows it (Participant.to_dict)
     media_ip: str | None = None
 
 
@@ -389,6 +402,10 @@ class MeetingService:
             self._sessions[session_id] = session
         return session
 
+    def cached_session(self, session_id: str) -> MeetingSession | None:
+        """This node's copy of one of its sessions, if it has one (no database read)."""
+        return self._sessions.get(session_id)
+
     def _owned(self, session_id: str) -> MeetingSession:
         """A live session held by this node; anything else is refused or redirected."""
         session = self._live_session(session_id)
@@ -476,6 +493,16 @@ class MeetingService:
         return next((n["url"] for n in self.store.nodes() if n["name"] == node), None)
 
     def join(self, request: JoinRequest) -> JoinResult:
+        """Decide, record (durably, with the audit entry), then admit — in that order."""
+        prepared = self.prepare_join(request)
+        self.store.run_in_batch(prepared.record)
+        return self.finish_join(prepared)
+
+    def prepare_join(self, request: JoinRequest) -> PreparedJoin:
+        """Everything of a join before its write: validation, the gate, the rows to write.
+
+        Cheap and non-blocking once the session is known to this node, so the web layer runs
+        it on the event loop and awaits the group commit (``record``) without a thread hop."""
         session = self._owned(request.session_id)
         if session.locked:
             raise Conflict(
@@ -512,13 +539,18 @@ class MeetingService:
             tx.insert_participant(participant, token_hash)
             tx.audit(tag, f"participant:{participant.id}", payload)
 
-        # Joins are the hot path: group commit shares one fsync between concurrent joins, and
-        # the answer still waits until this participant's audit entry is durable (I4).
-        self.store.run_in_batch(record)
-        if admitted:
+        result = JoinResult(participant, decision, token, notice)
+        return PreparedJoin(result, record, context, location, token_hash)
+
+    def finish_join(self, prepared: PreparedJoin) -> JoinResult:
+        """After the join's record committed: an admitted participant enters the live roster."""
+        result = prepared.result
+        if result.token is not None:
             with self._lock:
-                self._admit(participant, context, location, token_hash)
-        return JoinResult(participant, decision, token, notice)
+                self._admit(
+                    result.participant, prepared.context, prepared.location, prepared.token_hash
+                )
+        return result
 
     def _notice(self, kind: NoticeKind, decision: Decision, language: str) -> Notice:
         territory = decision.location.territory
@@ -545,6 +577,7 @@ class MeetingService:
             participant.language,
             participant.client_ip,
             participant.phone,
+            participant.to_dict(),
         )
         self._live.by_id[participant.id] = live
         self._live.by_session[participant.session_id].add(participant.id)
@@ -576,6 +609,18 @@ class MeetingService:
         if live is None or live.participant.context.session_id != session_id:
             return None
         return pid
+
+    def live_roster(self, session_id: str) -> list[dict[str, Any]] | None:
+        """The session's members as the roster shows them, from memory when this node holds
+        the session (it changes the live state only after each change is committed, so this is
+        the stored roster); None when another node holds it."""
+        session = self.session(session_id)
+        if session.node != self.node:
+            return None
+        with self._lock:
+            ids = list(self._live.by_session.get(session_id, ()))
+            entries = [self._live.by_id[pid].entry for pid in ids if pid in self._live.by_id]
+        return sorted(entries, key=lambda e: (e["joined_at"], e["id"]))
 
     def live_ids(self, session_id: str) -> set[str]:
         return set(self._live.by_session.get(session_id, ()))

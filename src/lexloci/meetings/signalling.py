@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -30,6 +31,8 @@ CLOSE_REPLACED = 4409
 
 class Connection(Protocol):
     async def send_json(self, data: Any) -> None: ...
+
+    async def send_text(self, data: str) -> None: ...
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
@@ -95,15 +98,19 @@ class SignallingHub:
     async def broadcast(
         self, session_id: str, message: dict[str, Any], exclude: str | None = None
     ) -> None:
+        """Send one message to every member; it is encoded once, not once per member."""
         members = list(self._sessions.get(session_id, {}).items())
+        if not members:
+            return
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
         await asyncio.gather(
-            *(_send_quietly(conn, message) for pid, conn in members if pid != exclude)
+            *(_send_text_quietly(conn, text) for pid, conn in members if pid != exclude)
         )
 
 
-async def _send_quietly(conn: Connection, message: dict[str, Any]) -> None:
+async def _send_text_quietly(conn: Connection, text: str) -> None:
     with contextlib.suppress(Exception):
-        await conn.send_json(message)
+        await conn.send_text(text)
 
 
 async def _close_quietly(conn: Connection, code: int, reason: str | None) -> None:

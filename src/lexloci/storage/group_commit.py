@@ -64,13 +64,18 @@ class GroupCommitter(Generic[TxT]):
 
     def run(self, work: Callable[[TxT], T]) -> T:
         """Run ``work(tx)`` in a shared transaction; return once that transaction committed."""
+        return self.submit(work).result()  # type: ignore[no-any-return]
+
+    def submit(self, work: Callable[[TxT], Any]) -> Future[Any]:
+        """Queue ``work``; the future completes when its transaction committed (or failed).
+        An event loop awaits it with ``asyncio.wrap_future`` instead of blocking a thread."""
         with self._lock:
             if not self._started:
                 self._thread.start()
                 self._started = True
         unit: _Unit[TxT] = _Unit(work)
         self._queue.put(unit)
-        return unit.future.result()  # type: ignore[no-any-return]
+        return unit.future
 
     def close(self) -> None:
         if self._started:

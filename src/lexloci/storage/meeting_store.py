@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -232,6 +233,10 @@ class SqlStore:
         """Run a small write (with its audit entries) in a transaction shared with other
         callers' writes; returns once it is durable (see ``lexloci.storage.group_commit``)."""
         return self._committer.run(work)
+
+    def submit_in_batch(self, work: Callable[[SqlTx], Any]) -> Future[Any]:
+        """``run_in_batch`` without blocking: a future that completes once it is durable."""
+        return self._committer.submit(work)
 
     def close(self) -> None:
         self._committer.close()
