@@ -31,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -77,21 +76,29 @@ class Setup:
         admin = self.fleet.token("admin", "root")
         self.intake = {"Authorization": f"Bearer {self.fleet.token('intake', 'alice')}"}
         self.approver = {"Authorization": f"Bearer {self.fleet.token('approver', 'bob')}"}
-        account = (await self.http.post(
-            f"{self.api}/api/v1/accounts", json={"name": "host", "home_country": "HK"},
-            headers={"Authorization": f"Bearer {admin}"},
-        )).json()  # fmt: skip
+        account = (
+            await self.http.post(
+                f"{self.api}/api/v1/accounts",
+                json={"name": "host", "home_country": "HK"},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+        ).json()
         self.account_id = account["id"]
         self.host = {"Authorization": f"Bearer {account['host_token']}"}
-        meeting = (await self.http.post(
-            f"{self.api}/api/v1/meetings", json={"topic": "bench", "host_account_id": self.account_id},
-            headers=self.host,
-        )).json()  # fmt: skip
+        meeting = (
+            await self.http.post(
+                f"{self.api}/api/v1/meetings",
+                json={"topic": "bench", "host_account_id": self.account_id},
+                headers=self.host,
+            )
+        ).json()
         self.sessions: list[tuple[str, str]] = []
         for _ in range(sessions):
-            session = (await self.http.post(
-                f"{self.api}/api/v1/meetings/{meeting['id']}/sessions", headers=self.host
-            )).json()  # fmt: skip
+            session = (
+                await self.http.post(
+                    f"{self.api}/api/v1/meetings/{meeting['id']}/sessions", headers=self.host
+                )
+            ).json()
             info = (await self.http.get(f"{self.api}/api/v1/sessions/{session['id']}")).json()
             self.sessions.append((session["id"], info["node_url"]))
 
@@ -105,8 +112,11 @@ class Setup:
         if response.status_code != 201:
             raise RuntimeError(f"join failed: {response.status_code} {response.text[:200]}")
         body = response.json()
-        ws = await connect(node_url.replace("http", "ws") + f"/api/v1/sessions/{session_id}/signal",
-                           max_queue=None, open_timeout=30)  # fmt: skip
+        ws = await connect(
+            node_url.replace("http", "ws") + f"/api/v1/sessions/{session_id}/signal",
+            max_queue=None,
+            open_timeout=30,
+        )
         await ws.send(json.dumps({"type": "hello", "token": body["token"]}))
         while json.loads(await ws.recv())["type"] != "welcome":
             pass
@@ -132,22 +142,30 @@ class Setup:
                 return time.perf_counter()
 
         waiters = [asyncio.create_task(closed(ws)) for ws in targets]
-        case = (await self.http.post(
-            f"{self.api}/api/v1/cases",
-            json={**CASE, "targets": [{"kind": "account", "ref": self.account_id}]}, headers=self.intake,
-        )).json()  # fmt: skip
+        case = (
+            await self.http.post(
+                f"{self.api}/api/v1/cases",
+                json={**CASE, "targets": [{"kind": "account", "ref": self.account_id}]},
+                headers=self.intake,
+            )
+        ).json()
         start = time.perf_counter()
         decided = await self.http.post(
-            f"{self.api}/api/v1/cases/{case['id']}/decision", json={"decision": "approve_all"},
+            f"{self.api}/api/v1/cases/{case['id']}/decision",
+            json={"decision": "approve_all"},
             headers=self.approver,
-        )  # fmt: skip
+        )
         decided.raise_for_status()
         ends = await asyncio.wait_for(asyncio.gather(*waiters), 120)
         elapsed = max(ends) - start
         # reset: lift, and let the CN participants back in
         for restriction in decided.json()["restrictions"]:
-            (await self.http.post(f"{self.api}/api/v1/restrictions/{restriction['id']}/lift",
-                                  headers=self.approver)).raise_for_status()  # fmt: skip
+            (
+                await self.http.post(
+                    f"{self.api}/api/v1/restrictions/{restriction['id']}/lift",
+                    headers=self.approver,
+                )
+            ).raise_for_status()
         await asyncio.sleep(1.5)  # the lift reaches every node through the bus
         removed = [(i, w) for i, (w, _, _) in enumerate(self.members) if w == "CN"]
         self.members = [m for m in self.members if m[0] != "CN"]
@@ -165,7 +183,8 @@ async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: s
         await setup.prepare(sessions=30)
         nodes = sorted({url for _, url in setup.sessions})
         progress(
-            f"[{label}] {len(setup.sessions)} sessions on {len(nodes)} node(s); joining {participants}"
+            f"[{label}] {len(setup.sessions)} sessions on {len(nodes)} node(s); "
+            f"joining {participants}"
         )
         started = time.perf_counter()
         await setup.join_all([(i, MIX[i % len(MIX)]) for i in range(participants)])
@@ -175,7 +194,8 @@ async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: s
             elapsed = await setup.run_once()
             times.append(elapsed)
             progress(
-                f"[{label}] run {run}/{runs}: last CN participant removed {elapsed:.3f}s after approval"
+                f"[{label}] run {run}/{runs}: last CN participant removed "
+                f"{elapsed:.3f}s after approval"
             )
         return times
     finally:
@@ -184,7 +204,7 @@ async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: s
 
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -243,12 +263,9 @@ def main() -> None:
     summary["target"] = {"fleet_removal_p99_s": "<= 1.0"}
     print()
     print(f"{'bus':<22}{'median s':>10}{'p99 s':>10}")
-    print(
-        f"{'NATS, 3 nodes':<22}{summary['fleet_removal_median_s']:>10}{summary['fleet_removal_p99_s']:>10}"
-    )
-    print(
-        f"{'in-process, 1 node':<22}{summary['single_node_removal_median_s']:>10}{summary['single_node_removal_p99_s']:>10}"
-    )
+    for label, key in (("NATS, 3 nodes", "fleet"), ("in-process, 1 node", "single_node")):
+        median, tail = summary[f"{key}_removal_median_s"], summary[f"{key}_removal_p99_s"]
+        print(f"{label:<22}{median:>10}{tail:>10}")
     print(json.dumps(summary))
 
 

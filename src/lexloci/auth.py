@@ -1,9 +1,12 @@
-"""Who is calling: bearer tokens carry a role (staff) or an account (a meeting host).
+"""Who is calling: bearer tokens carry a role (staff), an account (a meeting host) or a
+platform (another meeting platform using the decision API, ``lexloci.platforms``).
 
 - Roles: ``admin``, ``intake``, ``reviewer``, ``approver``, ``auditor``. One person (a token's
   ``name``) may hold several roles through several tokens; the two-person rule compares names,
   so whoever took a case in can never approve it, whichever token they use.
 - Host tokens name an account and act only on that account's meetings.
+- Platform tokens name a registered platform and see only that platform's participants and
+  removal orders.
 - Tokens are random 256-bit secrets shown once; only their SHA-256 is stored. A token is never
   logged; the audit log records the token's id and name.
 """
@@ -36,12 +39,15 @@ class Principal:
     name: str
     role: Role | None = None
     account_id: str | None = None
+    platform: str | None = None
 
     @property
     def actor(self) -> str:
         """How the audit log names this caller."""
         if self.role is not None:
             return f"{self.role.value}:{self.name}"
+        if self.platform is not None:
+            return f"platform:{self.platform}:{self.name}"
         return f"host:{self.account_id}:{self.name}"
 
     def has(self, *roles: Role) -> bool:

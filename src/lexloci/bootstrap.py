@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from anyio import to_thread
 
 from lexloci.bus import InProcessBus, RestrictionBus
 from lexloci.cases.service import CaseService
@@ -30,12 +31,14 @@ from lexloci.media import MediaPlane, MeshMediaPlane
 from lexloci.meetings.live import LiveMeetings
 from lexloci.meetings.service import MeetingService
 from lexloci.meetings.signalling import SignallingHub
+from lexloci.platforms import DeliveryWorker, PlatformService
 from lexloci.policy import PolicyEngine
 from lexloci.storage import records as _records  # noqa: F401 - declares the tables on metadata
 from lexloci.storage import schema
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import make_engine
 from lexloci.storage.meeting_store import SqlStore
+from lexloci.storage.platform_store import SqlPlatformStore
 from lexloci.storage.tokens import SqlTokenStore
 
 __all__ = ["Container", "build_container", "build_locator", "open_database"]
@@ -61,6 +64,8 @@ class Container:
     media: MediaPlane
     live: LiveMeetings
     bus: RestrictionBus
+    platforms: PlatformService
+    delivery: DeliveryWorker
 
     @property
     def node_url(self) -> str:
@@ -68,6 +73,7 @@ class Container:
         return s.advertise_url or f"http://{s.host}:{s.port}"
 
     def close(self) -> None:
+        self.store.close()
         self.engine.dispose()
 
 
@@ -101,8 +107,33 @@ def build_bus(settings: Settings, store: SqlStore) -> RestrictionBus:
 
 
 def build_media_plane(settings: Settings) -> MediaPlane:
-    """The mesh by default; an SFU adapter when configured."""
-    return MeshMediaPlane()
+    """The mesh by default; the Janus SFU adapter with ``media = "janus"``."""
+    if settings.media == "mesh":
+        return MeshMediaPlane()
+    from lexloci.media.janus import JanusMediaPlane
+
+    url, admin_url = settings.janus_url, settings.janus_admin_url
+    secret, room_key = settings.janus_admin_secret, settings.janus_room_admin_key
+    if url is None or admin_url is None or secret is None or room_key is None:
+        missing = [
+            f"LEXLOCI_{name.upper()}"
+            for name in (
+                "janus_url",
+                "janus_admin_url",
+                "janus_admin_secret",
+                "janus_room_admin_key",
+            )
+            if getattr(settings, name) is None
+        ]
+        raise ConfigurationError("the Janus media plane needs " + ", ".join(missing))
+    event_token = settings.janus_event_token
+    return JanusMediaPlane(
+        url=url,
+        admin_url=admin_url,
+        admin_secret=secret.get_secret_value(),
+        room_admin_key=room_key.get_secret_value(),
+        event_secret=event_token.get_secret_value() if event_token is not None else None,
+    )
 
 
 def open_database(settings: Settings, clock: Clock) -> tuple[sa.Engine, SqlAuditLog]:
@@ -131,8 +162,17 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
     policy = PolicyEngine()
     meetings = MeetingService(store, locator, policy, clock, node=settings.node)
     meetings.load()
+    platform_store = SqlPlatformStore(engine, audit_log)
+    platforms = PlatformService(platform_store, meetings, clock, trusted, node=settings.node)
+    platforms.sweep_active()  # presences that joined while this node was down
+    delivery = DeliveryWorker(platform_store, clock, name=settings.node)
+    platforms.add_listener(delivery.wake)
     hub = SignallingHub()
     media = build_media_plane(settings)
+    live = LiveMeetings(meetings, hub, media)
+    # Every applied restriction version also orders the removal of other platforms' live
+    # participants (on every node; the orders table keeps each order unique).
+    live.change_hooks.append(lambda r: to_thread.run_sync(platforms.sweep, r))
     return Container(
         settings=settings,
         locator=locator,
@@ -145,9 +185,11 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
         tokens=SqlTokenStore(engine, audit_log),
         policy=policy,
         meetings=meetings,
-        cases=CaseService(store, groups, clock),
+        cases=CaseService(store, groups, clock, external=platforms),
         hub=hub,
         media=media,
-        live=LiveMeetings(meetings, hub, media),
+        live=live,
         bus=build_bus(settings, store),
+        platforms=platforms,
+        delivery=delivery,
     )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings"]
@@ -69,6 +69,34 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="extra named territory groups as JSON, "
         'e.g. {"GREATER_BAY": ["CN-GD", "HK", "MO"]}',
+    )
+
+    media: Literal["mesh", "janus"] = Field(
+        "mesh",
+        description="who carries audio and video: `mesh` (browsers, peer to peer) or `janus` "
+        "(the Janus SFU, which lexloci can cut a removed participant off)",
+    )
+    janus_url: str | None = Field(
+        None,
+        description="Janus's public HTTP API as clients reach it, e.g. http://127.0.0.1:8088/janus "
+        "(returned to each admitted participant)",
+    )
+    janus_admin_url: str | None = Field(
+        None,
+        description="Janus's admin API as lexloci reaches it, e.g. http://127.0.0.1:7088/admin",
+    )
+    janus_admin_secret: SecretStr | None = Field(
+        None,
+        description="Janus's `general.admin_secret` (at least 16 characters); also keys the "
+        "room secrets and participant tokens lexloci derives",
+    )
+    janus_room_admin_key: SecretStr | None = Field(
+        None, description="the VideoRoom plugin's `general.admin_key` (needed to create rooms)"
+    )
+    janus_event_token: SecretStr | None = Field(
+        None,
+        description="the password Janus's event handler (sampleevh `backend_pwd`) sends; "
+        "without it, media-path events are refused",
     )
 
     @field_validator("trust_proxy", mode="before")

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
-from tests.functional.servers import free_port
 
 from lexloci.api.app import create_app
 from lexloci.auth import Role
 from lexloci.bootstrap import Container, build_container
 from lexloci.config import Settings
+from tests.functional.servers import free_port
 
 T = TypeVar("T")
 

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.functional.live_server import LiveServer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -16,6 +15,7 @@ from lexloci.auth import Role
 from lexloci.jurisdictions import Jurisdiction
 from lexloci.meetings.service import new_id
 from lexloci.policy import Enforcement, Restriction, Scope
+from tests.functional.live_server import LiveServer
 
 # Real public addresses of each territory (checked against the shipped data in the geo tests).
 ADDRESS = {

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.functional.live_server import LiveServer, live_server
-from tests.functional.meeting_clients import Platform
 
 from lexloci.auth import Role
 from lexloci.meetings.signalling import CLOSE_REMOVED
+from tests.functional.live_server import LiveServer, live_server
+from tests.functional.meeting_clients import Platform
 
 CN_AUTHORITY = {
     "name": "Ministry of Public Security",

@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.functional.servers import running_server
 
 from lexloci.api.app import create_app
 from lexloci.bootstrap import build_container
 from lexloci.config import Settings
+from tests.functional.servers import running_server
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.functional.live_server import LiveServer, live_server
-from tests.functional.meeting_clients import Member, Platform
 
 from lexloci.meetings.signalling import CLOSE_REMOVED
 from lexloci.policy import Scope
+from tests.functional.live_server import LiveServer, live_server
+from tests.functional.meeting_clients import Member, Platform
 
 COUNTRIES = ("CN", "HK", "MO", "TW", "US", "DE")
 

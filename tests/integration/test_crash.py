@@ -15,8 +15,8 @@ from lexloci.clock import SystemClock
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import make_engine
 from tests.functional.meeting_clients import ADDRESS
-from tests.integration.fleet import Node, wait_for
 from tests.functional.servers import free_port
+from tests.integration.fleet import Node, wait_for
 
 
 def _cli(*args: str) -> str:
@@ -31,13 +31,17 @@ def _cli(*args: str) -> str:
 
 def test_kill_9_during_a_burst_of_joins_loses_no_acknowledged_entry(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'crash.db'}"
-    node = Node("crash", free_port(), ["--db", url, "--trust-proxy", "127.0.0.1/32", "--log-level", "warning"],
-                {}, tmp_path / "crash.log")  # fmt: skip
+    node = Node(
+        "crash",
+        free_port(),
+        ["--db", url, "--trust-proxy", "127.0.0.1/32", "--log-level", "warning"],
+        {},
+        tmp_path / "crash.log",
+    )
     node.start()
     wait_for(node.ready, 60, what="server")
-    admin = {
-        "Authorization": f"Bearer {_cli('token', 'create', '--role', 'admin', '--name', 'root', '--db', url)}"
-    }
+    token = _cli("token", "create", "--role", "admin", "--name", "root", "--db", url)
+    admin = {"Authorization": f"Bearer {token}"}
     account = httpx.post(
         f"{node.url}/api/v1/accounts", json={"name": "h", "home_country": "DE"}, headers=admin
     ).json()

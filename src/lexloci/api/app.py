@@ -7,6 +7,7 @@ their own settings (a database in a temp folder, a fixed clock) with no monkeypa
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,20 @@ from fastapi import FastAPI
 from lexloci import __version__
 from lexloci.api.errors import install_error_handlers
 from lexloci.api.limits import BodyLimit
-from lexloci.api.routes import audit, cases, geo, health, meetings, pages, signalling
+from lexloci.api.routes import (
+    admin,
+    audit,
+    cases,
+    console_api,
+    geo,
+    health,
+    media,
+    meetings,
+    pages,
+    platforms,
+    reports,
+    signalling,
+)
 from lexloci.bootstrap import Container
 
 __all__ = ["MAX_BODY", "create_app"]
@@ -29,6 +43,8 @@ HEARTBEAT_S = 2.0
 
 #: The largest request body accepted (JSON bodies are small; attachments have their own limit).
 MAX_BODY = 1024 * 1024
+#: Case attachments travel base64-encoded: 10 MiB of file is about 13.4 MiB of JSON.
+MAX_ATTACHMENT_BODY = 14 * 1024 * 1024
 
 
 async def _expire_forever(container: Container) -> None:
@@ -63,6 +79,9 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.bus.start(container.live.apply_change)
+        # Everything built at start-up lives as long as the process: keep the collector from
+        # walking it again and again while a sweep allocates (pauses of up to 0.3 s measured).
+        gc.freeze()
         tasks = [
             asyncio.create_task(_expire_forever(container)),
             asyncio.create_task(_heartbeat_forever(container)),
@@ -87,12 +106,17 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, larger={"/attachments": MAX_ATTACHMENT_BODY})
     app.include_router(health.router)
     app.include_router(geo.router, prefix="/api/v1")
     app.include_router(meetings.router, prefix="/api/v1")
     app.include_router(cases.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
+    app.include_router(media.router, prefix="/api/v1")
+    app.include_router(reports.router, prefix="/api/v1")
+    app.include_router(platforms.router, prefix="/api/v1")
+    app.include_router(console_api.router, prefix="/api/v1")
     app.include_router(signalling.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     return app

@@ -73,4 +73,4 @@ def require(request: Request, *roles: Role, account_id: str | None = None) -> Pr
         return caller
     wanted = ", ".join(r.value for r in roles) or "none"
     suffix = " or the meeting's host" if account_id is not None else ""
-    raise Forbidden(f"this needs the role {wanted}{suffix}", roles=[r.value for r in roles])
+    raise Forbidden(f"this needs one of the roles {wanted}{suffix}", roles=[r.value for r in roles])

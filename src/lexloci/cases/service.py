@@ -22,6 +22,13 @@ Order of a decision (``CaseService.decide``):
 4. the case, its restrictions, suspensions, disclosure and every audit entry are written in one
    transaction; only after it commits are restrictions installed and swept (the caller's job,
    through ``LiveMeetings.apply_change``), so an effect is never visible before its record (I4).
+
+Other platforms (``lexloci.platforms``): a target may name a registered platform's meeting,
+series or account as ``<platform>:<ref>`` (``acme:room-42``). Such a target becomes a restriction
+on that namespaced scope exactly like a lexloci one; the impact preview counts the platform's
+participants lexloci knows from roster events; an account suspension is never carried out on
+another platform's account (lexloci holds none) and becomes the geographic restriction instead.
+Disclosure packages hold lexloci's own participant records only.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import Principal, Role
@@ -82,6 +89,7 @@ __all__ = [
     "CaseService",
     "DecisionInput",
     "DecisionResult",
+    "ExternalParticipants",
     "PlannedAction",
 ]
 
@@ -96,6 +104,7 @@ DEFAULT_ACTIONS: dict[RequestType, tuple[RequestedAction, ...]] = {
     RequestType.PRESERVATION: (RequestedAction.PRESERVE_DATA,),
 }
 _EFFECTS = frozenset({Enforcement.BLOCK_JOIN, Enforcement.REMOVE_LIVE})
+_SCOPE_KINDS = {TargetKind.MEETING.value, TargetKind.SERIES.value, TargetKind.ACCOUNT.value}
 _ID_IN_URL = re.compile(r"\b(mtg|ses)_[0-9a-f]{16}\b")
 MAX_ATTACHMENT = 10 * 1024 * 1024
 _REFUSAL_TO_REASON = {
@@ -206,11 +215,28 @@ class DecisionResult:
     suspensions: tuple[AccountSuspension, ...]
 
 
+class ExternalParticipants(Protocol):
+    """Other platforms' participants, as ``lexloci.platforms.PlatformService`` knows them."""
+
+    def names_platform(self, ref: str) -> bool:
+        """Whether ``ref`` is ``<platform>:<ref>`` for a registered platform."""
+        ...
+
+    def participants_in(self, scope: Scope) -> list[Participant]: ...
+
+
 class CaseService:
-    def __init__(self, store: CaseStore, groups: GroupRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: CaseStore,
+        groups: GroupRegistry,
+        clock: Clock,
+        external: ExternalParticipants | None = None,
+    ) -> None:
         self.store = store
         self.groups = groups
         self.clock = clock
+        self.external = external
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -264,7 +290,10 @@ class CaseService:
             request_type=request_type,
             legal_process=legal_process,
             legal_basis=_text(data.legal_basis, "legal_basis", 2000, required=False),
-            targets=tuple(self._target(kind, ref) for kind, ref in data.targets),
+            targets=tuple(
+                self._external_target(kind, ref) or self._target(kind, ref)
+                for kind, ref in data.targets
+            ),
             requested_actions=tuple(dict.fromkeys(actions)),
             received_at=received,
             intake_by=caller.name,
@@ -379,6 +408,17 @@ class CaseService:
 
     # -- planning and impact ------------------------------------------------------------------
 
+    def _external_target(self, kind: str, ref: str) -> Target | None:
+        """A target in a registered platform's namespace, taken as given: lexloci holds no
+        record of another platform's meetings or accounts to check it against."""
+        ref = " ".join(str(ref or "").split())
+        if kind not in _SCOPE_KINDS or not self._external_ref(ref):
+            return None
+        return Target(TargetKind(kind), ref)
+
+    def _external_ref(self, ref: str) -> bool:
+        return self.external is not None and self.external.names_platform(ref)
+
     def _scope_of(self, target: Target) -> Scope:
         if target.kind is TargetKind.ACCOUNT:
             return Scope.account(target.ref)
@@ -461,6 +501,16 @@ class CaseService:
     def _plan_suspension(self, ctx: _PlanContext, key: str, target: Target) -> PlannedAction:
         action = RequestedAction.SUSPEND_ACCOUNT
         j = ctx.case.authority.jurisdiction
+        if self._external_ref(target.ref):
+            scope = self._scope_of(target)
+            applied = f"restriction on {scope} for {j} instead of suspending an account"
+            message = (
+                f"{target.ref} belongs to another platform, whose accounts lexloci neither holds "
+                f"nor suspends; instead, participants located in {j} are blocked and removed"
+            )
+            return self._plan_restriction(
+                ctx, key, action, target, scope, Outcome.PARTIALLY, applied, message
+            )
         account = self._account_for(target)
         if account is None:
             reason = "a series names no single account to act on"
@@ -528,7 +578,8 @@ class CaseService:
         for target in case.targets:
             scope = self._scope_of(target)
             sessions = self.store.sessions_in_scope(scope)
-            people = self._participants(scope)
+            elsewhere = self.external.participants_in(scope) if self.external else []
+            people = self._participants(scope) + elsewhere
             split: dict[str, Counter[str]] = defaultdict(Counter)
             live: Counter[str] = Counter()
             for person in people:
@@ -542,9 +593,13 @@ class CaseService:
                     "target": target.to_dict(),
                     "scope": str(scope),
                     "sessions": {
-                        "total": len(sessions),
-                        "live": sum(1 for s in sessions if s.state.value == "live"),
+                        "total": len(sessions) + len({p.session_id for p in elsewhere}),
+                        "live": sum(1 for s in sessions if s.state.value == "live")
+                        + len(
+                            {p.session_id for p in elsewhere if p.state is ParticipantState.JOINED}
+                        ),
                     },
+                    "platform_participants": len(elsewhere),
                     "participants": {
                         kind: {
                             "total": sum(split[kind].values()),

@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from lexloci import __version__
 from lexloci.bootstrap import Container, build_container, build_locator
 from lexloci.cli.audit_commands import app as audit_app
+from lexloci.cli.platform_commands import app as platform_app
+from lexloci.cli.report_commands import app as report_app
 from lexloci.config import Settings
 from lexloci.errors import ConfigurationError, InvalidInput, LexlociError
 from lexloci.geo import Evidence, Location, Locator
@@ -59,6 +61,17 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise fail(f"invalid setting: {exc}") from None
+
+
+def _media_line(settings: Settings) -> str:
+    if settings.media != "janus":
+        return settings.media
+    events = (
+        "on" if settings.janus_event_token is not None else "off (no LEXLOCI_JANUS_EVENT_TOKEN)"
+    )
+    return (
+        f"janus {settings.janus_url}, admin {settings.janus_admin_url}, media-path events {events}"
+    )
 
 
 def _locate_one(locator: Locator, query: str) -> Location:
@@ -177,6 +190,29 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    media: Annotated[
+        str | None,
+        typer.Option(
+            help="Media plane: mesh (peer to peer) or janus (the Janus SFU; its secrets come "
+            "from LEXLOCI_JANUS_ADMIN_SECRET, LEXLOCI_JANUS_ROOM_ADMIN_KEY and "
+            "LEXLOCI_JANUS_EVENT_TOKEN). [default: mesh]",
+            show_default=False,
+        ),
+    ] = None,
+    janus_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Janus's public HTTP API as clients reach it, e.g. http://127.0.0.1:8088/janus.",
+            show_default=False,
+        ),
+    ] = None,
+    janus_admin_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Janus's admin API as lexloci reaches it, e.g. http://127.0.0.1:7088/admin.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the lexloci server (HTTP API, meeting service, admin console).
 
@@ -197,6 +233,9 @@ def serve(
         bus=bus,
         advertise_url=advertise_url,
         accepts_sessions=sessions,
+        media=media,
+        janus_url=janus_url,
+        janus_admin_url=janus_admin_url,
     )
     try:
         container = build_container(settings)
@@ -206,7 +245,8 @@ def serve(
     typer.echo(
         f"lexloci {__version__} node {settings.node} on http://{settings.host}:{settings.port} "
         f"(database {describe_url(settings.database_url)}; bus {settings.bus or 'in-process'}; "
-        f"trusted proxies: {', '.join(settings.trust_proxy) or 'none'})",
+        f"trusted proxies: {', '.join(settings.trust_proxy) or 'none'}; "
+        f"media: {_media_line(settings)})",
         err=True,
     )
     # proxy_headers=False: uvicorn must not rewrite the peer address from forwarding headers;
@@ -222,6 +262,8 @@ def serve(
 
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
+app.add_typer(platform_app, name="platform")
 
 token_app = typer.Typer(
     name="token",

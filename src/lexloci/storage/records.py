@@ -1,6 +1,7 @@
-"""Tables for the platform's records: accounts, meetings, sessions, participants, restrictions
-and API tokens. They share ``lexloci.storage.tables.metadata`` with the audit log, so one
-migration history covers everything.
+"""Tables for the platform's records: accounts, meetings, sessions, participants, restrictions,
+API tokens, and other platforms' registrations, rosters, roster events and removal orders. They
+share ``lexloci.storage.tables.metadata`` with the audit log, so one migration history covers
+everything.
 
 Times are stored timezone-aware (``UTCDateTime`` normalizes SQLite's naive values back to UTC);
 evidence snapshots and reasons are JSON, exactly as they were shown and audited.
@@ -27,6 +28,10 @@ __all__ = [
     "meetings",
     "nodes",
     "participants",
+    "platform_events",
+    "platform_participants",
+    "platforms",
+    "removal_orders",
     "restrictions",
     "sessions",
 ]
@@ -134,6 +139,7 @@ api_tokens = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("role", sa.String(20)),  # admin, intake, reviewer, approver, auditor
     sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id")),  # a host's token
+    sa.Column("platform", sa.String(40), sa.ForeignKey("platforms.name")),  # a platform's token
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime()),
@@ -192,4 +198,98 @@ nodes = sa.Table(
     sa.Column("accepts_sessions", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("last_seen", UTCDateTime(), nullable=False),
+)
+
+
+# -- other platforms (lexloci.platforms) ---------------------------------------------------------
+
+platforms = sa.Table(
+    "platforms",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("webhook_url", sa.String(500)),  # none: the platform pulls (server-sent events)
+    sa.Column("secret", sa.String(100), nullable=False),  # signs webhooks, so kept, not hashed
+    sa.Column("trusted_proxies", sa.JSON, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("retry_base_ms", sa.Integer, nullable=False),
+    sa.Column("retry_max_ms", sa.Integer, nullable=False),
+    sa.Column("timeout_ms", sa.Integer, nullable=False),
+    sa.Column("ack_timeout_ms", sa.Integer, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# One row per presence: a participant who leaves and joins again is a new row.
+platform_participants = sa.Table(
+    "platform_participants",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("platform", sa.String(40), sa.ForeignKey("platforms.name"), nullable=False),
+    sa.Column("participant_ref", sa.String(200), nullable=False),
+    sa.Column("session_id", sa.String(250), nullable=False),  # namespaced: "<platform>:<ref>"
+    sa.Column("meeting_id", sa.String(250), nullable=False, index=True),
+    sa.Column("series_id", sa.String(250), nullable=False, index=True),
+    sa.Column("account_id", sa.String(250), nullable=False, index=True),
+    # sha256 of (platform, session, participant) while live, NULL after: at most one live
+    # presence per participant and session, on every backend (NULLs never collide).
+    sa.Column("live_key", sa.String(64), unique=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("territory", sa.String(10)),
+    sa.Column("location", sa.JSON, nullable=False),
+    sa.Column("client_ip", sa.String(64)),
+    sa.Column("client_via", sa.String(20), nullable=False),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("language", sa.String(10), nullable=False),
+    sa.Column("decision_id", sa.String(60)),
+    sa.Column("reason", sa.JSON),
+    sa.Column("joined_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("left_at", UTCDateTime()),
+    sa.Index(None, "platform", "state"),
+    sa.Index(None, "state"),
+)
+
+platform_events = sa.Table(
+    "platform_events",
+    metadata,
+    sa.Column("platform", sa.String(40), sa.ForeignKey("platforms.name"), primary_key=True),
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("result", sa.JSON),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+)
+
+removal_orders = sa.Table(
+    "removal_orders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # also the idempotency key (webhook-id)
+    sa.Column("platform", sa.String(40), sa.ForeignKey("platforms.name"), nullable=False),
+    sa.Column(
+        "participant_id",
+        sa.String(40),
+        sa.ForeignKey("platform_participants.id"),
+        nullable=False,
+    ),
+    sa.Column("restriction_id", sa.String(40), nullable=False),
+    sa.Column("restriction_version", sa.Integer, nullable=False),
+    sa.Column("case_ref", sa.String(60)),
+    sa.Column("territory", sa.String(10)),
+    sa.Column("body", sa.Text, nullable=False),  # the exact JSON every delivery carries
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("claimed_by", sa.String(100)),
+    sa.Column("claimed_until", UTCDateTime()),
+    sa.Column("last_attempt_at", UTCDateTime()),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("acked_at", UTCDateTime()),
+    sa.Column("acked_via", sa.String(20)),
+    sa.Column("dead_at", UTCDateTime()),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Exactly one order per presence and restriction, however many nodes sweep.
+    sa.UniqueConstraint("participant_id", "restriction_id"),
+    sa.Index(None, "platform", "state"),
+    sa.Index(None, "state", "next_attempt_at"),
 )

@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import pytest
-from tests.mmdb_files import country, write_mmdb
 
 from lexloci.errors import InvalidAddress, InvalidPhoneNumber
 from lexloci.geo import (
@@ -20,6 +19,7 @@ from lexloci.geo import (
     Signal,
     TorExitListSource,
 )
+from tests.mmdb_files import country, write_mmdb
 
 # Public resolvers and operators; each checked against the shipped RIR data.
 KNOWN = {

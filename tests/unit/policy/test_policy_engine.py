@@ -7,18 +7,6 @@ import json
 import threading
 
 import pytest
-from tests.unit.policy.policy_builders import (
-    NOW,
-    UNKNOWN,
-    at,
-    client,
-    ctx,
-    loc,
-    media,
-    participant,
-    phone,
-    restriction,
-)
 
 from lexloci.errors import Conflict, NotFound
 from lexloci.geo import Evidence, Flag, Location, Locator
@@ -34,6 +22,18 @@ from lexloci.policy import (
     Restriction,
     Scope,
     UnknownLocationPolicy,
+)
+from tests.unit.policy.policy_builders import (
+    NOW,
+    UNKNOWN,
+    at,
+    client,
+    ctx,
+    loc,
+    media,
+    participant,
+    phone,
+    restriction,
 )
 
 DENY, ALLOW = Effect.DENY, Effect.ALLOW

@@ -4,17 +4,6 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from tests.unit.policy.policy_builders import (
-    GROUPS,
-    UNKNOWN,
-    at,
-    client,
-    jurisdictions,
-    loc,
-    locations,
-    media,
-    phone,
-)
 
 from lexloci.geo import Flag, Location, Locator, Signal, SignalLocation
 from lexloci.jurisdictions import Containment, Jurisdiction, country_of, is_subdivision
@@ -25,6 +14,17 @@ from lexloci.policy import (
     estimate_inside,
     location_keys,
     names_any_candidate,
+)
+from tests.unit.policy.policy_builders import (
+    GROUPS,
+    UNKNOWN,
+    at,
+    client,
+    jurisdictions,
+    loc,
+    locations,
+    media,
+    phone,
 )
 
 INSIDE, OUTSIDE, UNCERTAIN = Containment.INSIDE, Containment.OUTSIDE, Containment.UNCERTAIN

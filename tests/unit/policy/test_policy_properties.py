@@ -12,7 +12,6 @@ import datetime as dt
 
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.unit.policy.policy_builders import NOW, contexts, locations, restriction_sets
 
 from lexloci.geo import Location
 from lexloci.jurisdictions import Containment
@@ -34,6 +33,7 @@ from lexloci.policy import (
     classify_location,
     estimate_inside,
 )
+from tests.unit.policy.policy_builders import NOW, contexts, locations, restriction_sets
 
 moments = st.integers(-3, 3).map(lambda days: NOW + dt.timedelta(days=days, hours=5))
 enforcements = st.sampled_from(list(Enforcement))

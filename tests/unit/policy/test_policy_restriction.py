@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.unit.policy.policy_builders import NOW, restriction
 
 from lexloci.errors import InvalidInput
 from lexloci.jurisdictions import Jurisdiction
@@ -18,6 +17,7 @@ from lexloci.policy import (
     ScopeKind,
     UnknownLocationPolicy,
 )
+from tests.unit.policy.policy_builders import NOW, restriction
 
 
 def test_new_restriction_ends_after_ninety_days_by_default() -> None:

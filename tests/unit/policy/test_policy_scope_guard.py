@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.unit.policy.policy_builders import GROUPS, NOW, UNKNOWN, at, client, loc, media
 
 from lexloci.errors import InvalidInput
 from lexloci.jurisdictions import Jurisdiction
@@ -24,6 +23,7 @@ from lexloci.policy import (
     review_disclosure,
     review_restriction,
 )
+from tests.unit.policy.policy_builders import GROUPS, NOW, UNKNOWN, at, client, loc, media
 
 CN_AUTHORITY = Authority("Ministry of Public Security (test)", Jurisdiction.of("CN"))
 EU_AUTHORITY = Authority("EU body (test)", GROUPS.parse("EU"))

@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from tests.unit.policy.policy_builders import NOW, UNKNOWN, at, ctx, participant, restriction
 
 from lexloci.geo import Flag, Locator
 from lexloci.policy import (
@@ -23,6 +22,7 @@ from lexloci.policy import (
     Scope,
     UnknownLocationPolicy,
 )
+from tests.unit.policy.policy_builders import NOW, UNKNOWN, at, ctx, participant, restriction
 
 
 def engine(*restrictions: Restriction) -> PolicyEngine:

@@ -1,0 +1,139 @@
+"""What platform integration needs from storage (``lexloci.storage.platform_store`` is the
+SQL adapter).
+
+Invariants an adapter keeps:
+
+- ``PlatformStore.transaction()`` yields a ``PlatformTx``: the roster change, the orders it
+  makes and their audit entries commit together or not at all (I4);
+- ``PlatformTx.insert_orders`` inserts only orders whose (participant, restriction) pair is not
+  stored yet and returns the ids it inserted, atomically with respect to every other node: two
+  nodes sweeping the same participant for the same restriction insert (and so audit) one order;
+- ``PlatformTx.claim_event`` records an event id once per platform: a second claim of the same
+  id returns what the first recorded, and changes nothing;
+- ``PlatformStore.claim`` hands each due order to one worker at a time: a claimed order is
+  invisible to other claims until the claim's lease ends or ``record`` releases it, across
+  processes; ``record`` writes only orders still claimed by the same worker and never
+  overwrites an acknowledgement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lexloci.audit.tags import AuditTag
+from lexloci.platforms.model import (
+    LivePresence,
+    OrderState,
+    Platform,
+    PlatformParticipant,
+    PresenceState,
+    RemovalOrder,
+)
+from lexloci.policy import Scope
+
+__all__ = ["ClaimedEvent", "OrderUpdate", "PlatformStore", "PlatformTx"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """The outcome of claiming an event id: new, or the record of its first use."""
+
+    new: bool
+    digest: str | None = None
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """The state an order moves to after a delivery attempt (or a check of its deadline)."""
+
+    order_id: str
+    state: OrderState
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None = None
+    acked_at: dt.datetime | None = None
+    acked_via: str | None = None
+    dead_at: dt.datetime | None = None
+    last_error: str | None = None
+
+
+class PlatformTx(Protocol):
+    def insert_platform(self, platform: Platform) -> None: ...
+
+    def claim_event(
+        self, platform: str, event_id: str, kind: str, digest: str, at: dt.datetime
+    ) -> ClaimedEvent: ...
+
+    def set_event_result(self, platform: str, event_id: str, result: Mapping[str, Any]) -> None: ...
+
+    def live_presence(self, key: str) -> PlatformParticipant | None: ...
+
+    def insert_presence(self, participant: PlatformParticipant, key: str) -> None: ...
+
+    def update_presence(self, participant: PlatformParticipant) -> None: ...
+
+    def lock_live(self, ids: Sequence[str]) -> set[str]:
+        """Which of these presences are live, holding them until the transaction ends."""
+        ...
+
+    def end_presences(
+        self,
+        ids: Sequence[str],
+        state: PresenceState,
+        at: dt.datetime,
+        reasons: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Move live presences to ``left`` or ``removed``; returns how many were live."""
+        ...
+
+    def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]: ...
+
+    def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int: ...
+
+    def audit_many(
+        self, entries: Sequence[tuple[AuditTag, str, Mapping[str, Any]]]
+    ) -> list[int]: ...
+
+
+class PlatformStore(Protocol):
+    def transaction(self) -> AbstractContextManager[PlatformTx]: ...
+
+    def platform(self, name: str) -> Platform | None: ...
+
+    def platforms(self) -> list[Platform]: ...
+
+    def live_in_scope(self, scope: Scope) -> list[LivePresence]: ...
+
+    def participants_in_scope(self, scope: Scope) -> list[PlatformParticipant]: ...
+
+    def participants(
+        self, platform: str, state: PresenceState | None = None, limit: int = 1000
+    ) -> list[PlatformParticipant]: ...
+
+    def orders(
+        self, platform: str, states: Sequence[OrderState] | None = None, limit: int = 1000
+    ) -> list[RemovalOrder]: ...
+
+    def order(self, platform: str, order_id: str) -> RemovalOrder | None: ...
+
+    def orders_by_id(self, ids: Sequence[str]) -> list[RemovalOrder]: ...
+
+    def unacknowledged_ids(self, platform: str) -> list[str]: ...
+
+    def acknowledge(
+        self, platform: str, ids: Sequence[str], at: dt.datetime, via: str
+    ) -> list[str]: ...
+
+    def redeliver(self, platform: str, order_id: str, at: dt.datetime) -> bool: ...
+
+    def claim(
+        self, platform: str, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta
+    ) -> list[RemovalOrder]: ...
+
+    def record(self, worker: str, updates: Sequence[OrderUpdate]) -> int: ...
