@@ -34,7 +34,7 @@ from lexloci.errors import LexlociError
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import describe_url, make_engine
 
-__all__ = ["app"]
+__all__ = ["app", "first_line", "opened_log"]
 
 app = typer.Typer(
     name="audit",
@@ -60,7 +60,7 @@ def _fail(message: str, status: int = 2) -> typer.Exit:
 
 
 @contextmanager
-def _opened_log(db: str | None) -> Iterator[SqlAuditLog]:
+def opened_log(db: str | None) -> Iterator[SqlAuditLog]:
     """The audit log at ``db`` (or the configured database); its engine is disposed after."""
     try:
         url = db if db is not None else Settings().database_url
@@ -76,7 +76,7 @@ def _opened_log(db: str | None) -> Iterator[SqlAuditLog]:
         try:
             present = log.table_exists()
         except SQLAlchemyError as exc:
-            raise _fail(f"cannot open {describe_url(url)}: {_first_line(exc)}") from None
+            raise _fail(f"cannot open {describe_url(url)}: {first_line(exc)}") from None
         if not present:
             raise _fail(f"no audit log (table audit_log) in {describe_url(url)}")
         yield log
@@ -84,7 +84,7 @@ def _opened_log(db: str | None) -> Iterator[SqlAuditLog]:
         engine.dispose()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
@@ -180,7 +180,7 @@ def verify_command(
             raise _fail("--from-export takes neither --db nor --workers")
         _verify_export(from_export, deep=deep)
         return
-    with _opened_log(db) as log:
+    with opened_log(db) as log:
         try:
             size = log.checkpoint().size
             progress = _Progress("verifying", size)
@@ -189,7 +189,7 @@ def verify_command(
             finally:
                 progress.finish()
         except SQLAlchemyError as exc:
-            raise _fail(f"reading the audit log failed: {_first_line(exc)}") from None
+            raise _fail(f"reading the audit log failed: {first_line(exc)}") from None
     _report(result, f"audit log (origin {log.origin})")
 
 
@@ -231,7 +231,7 @@ def export_command(
     checkpoint taken when it starts, which is printed on standard error so it can be cited.
     """
     progress = _Progress("exporting", None)
-    with _opened_log(db) as log:
+    with opened_log(db) as log:
         try:
             checkpoint = log.checkpoint()
             progress = _Progress("exporting", max(checkpoint.size - after_seq, 0))
@@ -239,7 +239,7 @@ def export_command(
             with closing(records), _destination(output) as sink:
                 written = _write_lines(records, sink, progress)
         except SQLAlchemyError as exc:
-            raise _fail(f"reading the audit log failed: {_first_line(exc)}") from None
+            raise _fail(f"reading the audit log failed: {first_line(exc)}") from None
         except UnparsableEntry as exc:
             typer.echo(f"error: cannot export {exc}", err=True)
             raise typer.Exit(1) from None

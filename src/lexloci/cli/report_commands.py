@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -26,11 +24,9 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from lexloci.audit import Checkpoint, VerifyResult
+from lexloci.cli.audit_commands import first_line, opened_log
 from lexloci.clock import SystemClock
-from lexloci.config import Settings
 from lexloci.errors import InvalidInput, LexlociError
-from lexloci.storage.audit import SqlAuditLog
-from lexloci.storage.engine import describe_url, make_engine
 from lexloci.transparency import (
     FORMATS,
     Banding,
@@ -67,35 +63,6 @@ DbOption = Annotated[
 def _fail(message: str, status: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(status)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-@contextmanager
-def _opened_log(db: str | None) -> Iterator[SqlAuditLog]:
-    """The audit log at ``db`` (or the configured database), which must already exist."""
-    try:
-        url = db if db is not None else Settings().database_url
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise _fail(f"invalid setting: {exc}") from None
-    try:
-        engine = make_engine(url, must_exist=True)
-    except LexlociError as exc:
-        raise _fail(exc.message) from None
-    try:
-        log = SqlAuditLog(engine, SystemClock())
-        try:
-            present = log.table_exists()
-        except SQLAlchemyError as exc:
-            raise _fail(f"cannot open {describe_url(url)}: {_first_line(exc)}") from None
-        if not present:
-            raise _fail(f"no audit log (table audit_log) in {describe_url(url)}")
-        yield log
-    finally:
-        engine.dispose()
 
 
 class _Progress:
@@ -220,7 +187,7 @@ def transparency_command(
     """
     chosen = _format_for(fmt, output)
     banding = Banding(band) if band is not None else None
-    with _opened_log(db) as log:
+    with opened_log(db) as log:
         service = ReportService(log, log.engine.begin, SystemClock())
         try:
             wanted = resolve_period(period, first_day, last_day, service.clock.now())
@@ -234,7 +201,7 @@ def transparency_command(
         except InvalidInput as exc:
             raise _fail(exc.message) from None
         except SQLAlchemyError as exc:
-            raise _fail(f"reading the audit log failed: {_first_line(exc)}") from None
+            raise _fail(f"reading the audit log failed: {first_line(exc)}") from None
     _write(output, generated.content)
     cp = generated.report.checkpoint
     typer.echo(
@@ -279,7 +246,7 @@ def verify_command(
         stated = read_report(text)
     except InvalidInput as exc:
         raise _fail(f"{report}: {exc.message}") from None
-    with _opened_log(db) as log:
+    with opened_log(db) as log:
         progress = _Progress(stated.checkpoint.size)
 
         def chain_check(checkpoint: Checkpoint) -> VerifyResult:
@@ -295,7 +262,7 @@ def verify_command(
                 stated, log, origin=log.origin, chain_check=chain_check, progress=progress.reading
             )
         except SQLAlchemyError as exc:
-            raise _fail(f"reading the audit log failed: {_first_line(exc)}") from None
+            raise _fail(f"reading the audit log failed: {first_line(exc)}") from None
         finally:
             progress.finish()
     cp = result.checkpoint
@@ -331,14 +298,14 @@ def notice_command(
     While a non-disclosure order is in force the notice is withheld: only the date the order
     ends is given. The export is recorded in the audit log as report:notice:exported.
     """
-    with _opened_log(db) as log:
+    with opened_log(db) as log:
         service = ReportService(log, log.engine.begin, SystemClock())
         try:
             notice = service.notice(case_id.strip(), actor=ACTOR)
         except LexlociError as exc:
             raise _fail(exc.message) from None
         except SQLAlchemyError as exc:
-            raise _fail(f"reading the audit log failed: {_first_line(exc)}") from None
+            raise _fail(f"reading the audit log failed: {first_line(exc)}") from None
     _write(output, json.dumps(notice.document, indent=2, ensure_ascii=False) + "\n")
     if notice.withheld:
         typer.echo(
