@@ -639,6 +639,7 @@ async def bench(
                 f"(server CPU {process_cpu_s(server_pid) - cpu:,.1f} s)"
             )
             removal[size] = await removal_runs(platform, population, runs, f"{size:,}")
+            progress(f"  server's garbage collector so far: {await collector_summary(http)}")
         progress(
             f"join gate vs bare endpoint: {args.workers} keep-alive connections, "
             f"{args.seconds:g} s rounds, with {len(population.live()):,} participants connected"
@@ -646,10 +647,20 @@ async def bench(
         other = await create_platform(http, tokens, 10, "Throughput host")
         await population.settle()
         rates = await join_throughput(port, other.sessions, args.workers, args.seconds, 3)
+        collector = (await http.json("GET", "/healthz"))["collector"]
     finally:
         await population.close()
         http.close()
-    return {"removal": removal, "rates": rates}
+    return {"removal": removal, "rates": rates, "collector": collector}
+
+
+async def collector_summary(http: RawHttp) -> str:
+    """The server's collections per generation, with their total and longest pause."""
+    report = (await http.json("GET", "/healthz"))["collector"]
+    return ", ".join(
+        f"gen{g}: {r['collections']:,} ({r['total_ms']:,.0f} ms, longest {r['longest_ms']:,.0f} ms)"
+        for g, r in enumerate(report["generations"])
+    )
 
 
 def sized(value: int) -> str:
@@ -662,6 +673,7 @@ def main() -> None:
     parser.add_argument("--runs", default="7,5", help="removal runs per phase")
     parser.add_argument("--seconds", type=float, default=3.0, help="throughput round length")
     parser.add_argument("--workers", type=int, default=32, help="throughput connections")
+    parser.add_argument("--server-log", type=Path, help="keep the server's log in this file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--db", default="", help=argparse.SUPPRESS)
@@ -686,7 +698,7 @@ def main() -> None:
         database_url = f"sqlite:///{Path(tmp) / 'lexloci.db'}"
         tokens = create_tokens(database_url)
         port = free_port()
-        log_path = Path(tmp) / "server.log"
+        log_path = args.server_log or Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(
                 [sys.executable, __file__, "--serve", "--port", str(port), "--db", database_url],
@@ -754,6 +766,8 @@ def report(results: dict[str, Any], args: argparse.Namespace, elapsed: float) ->
         "bare_per_s": round(rates["bare"], 1),
         "join_ratio": round(ratio, 3),
         "workers": args.workers,
+        "gc_full_collections": results["collector"]["generations"][2]["collections"],
+        "gc_longest_pause_ms": max(g["longest_ms"] for g in results["collector"]["generations"]),
         "activation": "case workflow over HTTP (account-scoped CN restriction, 100 sessions)",
         "machine": f"{platform.node()} {os.cpu_count()} CPUs",
         "elapsed_s": round(elapsed, 1),

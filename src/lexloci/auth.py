@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import secrets
 from dataclasses import dataclass
+
+from lexloci.ids import token_urlsafe
 
 __all__ = ["TOKEN_PREFIX", "Principal", "Role", "hash_token", "new_token"]
 
@@ -56,7 +57,7 @@ class Principal:
 
 
 def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return TOKEN_PREFIX + token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:

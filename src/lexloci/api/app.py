@@ -7,7 +7,6 @@ their own settings (a database in a temp folder, a fixed clock) with no monkeypa
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from lexloci import __version__
+from lexloci.api.collector import CollectorWatch
 from lexloci.api.errors import install_error_handlers
 from lexloci.api.limits import BodyLimit
 from lexloci.api.routes import (
@@ -79,9 +79,8 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.bus.start(container.live.apply_change)
-        # Everything built at start-up lives as long as the process: keep the collector from
-        # walking it again and again while a sweep allocates (pauses of up to 0.3 s measured).
-        gc.freeze()
+        # Everything built at start-up lives as long as the process; see lexloci.api.collector.
+        app.state.collector = CollectorWatch.install()
         tasks = [
             asyncio.create_task(_expire_forever(container)),
             asyncio.create_task(_heartbeat_forever(container)),

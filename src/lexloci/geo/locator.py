@@ -153,6 +153,8 @@ class Locator:
 
     def locate(self, evidence: Evidence) -> Location:
         """Locate every signal of the evidence; raises InvalidInput for malformed ones."""
+        if evidence.media_ip is None and evidence.phone is None and evidence.client_ip is not None:
+            return self.locate_ip(evidence.client_ip)  # the join gate's usual case: fast path
         signals: list[SignalLocation] = []
         if evidence.media_ip is not None:
             signals.append(self._ip_signal(evidence.media_ip, Signal.MEDIA_IP))

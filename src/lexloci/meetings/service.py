@@ -21,7 +21,7 @@ memory for sweeps and signalling, and rebuilt from storage at start.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
+import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +33,7 @@ from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
 from lexloci.errors import Conflict, Forbidden, InvalidInput, Misdirected, NotFound
 from lexloci.geo import ClientAddress, Evidence, Location, Locator
+from lexloci.ids import token_hex
 from lexloci.jurisdictions import normalize_territory
 from lexloci.meetings.model import (
     Account,
@@ -78,7 +79,10 @@ MAX_TOPIC = 300
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
+    return f"{prefix}_{token_hex(8)}"
+
+
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _clean_text(value: str, what: str, limit: int) -> str:
@@ -89,7 +93,7 @@ def _clean_text(value: str, what: str, limit: int) -> str:
         raise InvalidInput(f"{what} must not be empty")
     if len(text) > limit:
         raise InvalidInput(f"{what} is longer than {limit} characters")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text):
+    if _CONTROL_CHARACTER.search(text):
         raise InvalidInput(f"{what} contains control characters")
     return text
 
@@ -802,20 +806,39 @@ class MeetingService:
         entries: list[tuple[AuditTag, str, Mapping[str, Any]]] = []
         counts: Counter[tuple[str, str | None, str]] = Counter()
         actor = "system:enforcement" if automated else "system"
+        # A sweep removes many participants who share a notice, a session, a reason and (on
+        # the locator's fast path) one Location object: build each of those once. The audit
+        # log copies every payload it is given, so sharing the dicts between payloads is safe.
+        notices: dict[tuple[str | None, str, str], Notice] = {}
+        contexts: dict[str, dict[str, Any]] = {}
+        reasons: dict[int, dict[str, Any]] = {}
+        evidence: dict[int, dict[str, Any]] = {}
         for removal in removals:
             reason = removal.reason
             territory = removal.location.territory
             case = reason.case_ref or "-"
             language = languages.get(removal.participant_id, "en")
-            notice = Notice(
-                NoticeKind.REMOVED,
-                territory,
-                (case,),
-                language,
-                participant_notice(NoticeKind.REMOVED, territory, case, language),
-                notice_texts(NoticeKind.REMOVED, territory, case),
-            )
+            notice_key = (territory, case, language)
+            notice = notices.get(notice_key)
+            if notice is None:
+                notice = notices[notice_key] = Notice(
+                    NoticeKind.REMOVED,
+                    territory,
+                    (case,),
+                    language,
+                    participant_notice(NoticeKind.REMOVED, territory, case, language),
+                    notice_texts(NoticeKind.REMOVED, territory, case),
+                )
             session_id = removal.session_id
+            context = contexts.get(session_id)
+            if context is None:
+                context = contexts[session_id] = removal.context.to_dict()
+            reason_dict = reasons.get(id(reason))
+            if reason_dict is None:
+                reason_dict = reasons[id(reason)] = reason.to_dict()
+            snapshot = evidence.get(id(removal.location))
+            if snapshot is None:
+                snapshot = evidence[id(removal.location)] = removal.location.to_dict()
             removed.append(
                 RemovedParticipant(removal.participant_id, session_id, territory, notice)
             )
@@ -824,7 +847,7 @@ class MeetingService:
                     removal.participant_id,
                     ParticipantState.REMOVED,
                     now,
-                    {**reason.to_dict(), "notice": notice.text},
+                    {**reason_dict, "notice": notice.text},
                 )
             )
             counts[(session_id, territory, case)] += 1
@@ -835,15 +858,15 @@ class MeetingService:
                     {
                         "participant_id": removal.participant_id,
                         "session_id": session_id,
-                        "context": removal.context.to_dict(),
+                        "context": context,
                         "restriction_id": reason.restriction_id,
                         "restriction_version": reason.restriction_version,
                         "case_ref": reason.case_ref,
                         "restriction_ids": [reason.restriction_id],
                         "case_ids": [reason.case_ref],
-                        "reason": reason.to_dict(),
+                        "reason": reason_dict,
                         "territory": territory,
-                        "evidence": removal.location.to_dict(),
+                        "evidence": snapshot,
                         "automated": automated,
                         "policy_version": removal.policy_version,
                         "notice": notice.text,
@@ -851,7 +874,7 @@ class MeetingService:
                     },
                 )
             )
-        notices = tuple(
+        host_notices = tuple(
             HostNotice(sid, n, territory, case, host_notice(n, territory, case))
             for (sid, territory, case), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
         )
@@ -861,7 +884,7 @@ class MeetingService:
         with self._lock:
             for item in removed:
                 self._drop(item.participant_id)
-        return RemovalOutcome(restriction, tuple(removed), notices, self.engine.policy_version)
+        return RemovalOutcome(restriction, tuple(removed), host_notices, self.engine.policy_version)
 
 
 def restriction_payload(restriction: Restriction) -> dict[str, Any]:

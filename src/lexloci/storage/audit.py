@@ -58,7 +58,13 @@ from lexloci.storage.engine import (
 )
 from lexloci.storage.tables import audit_log
 
-__all__ = ["ADVISORY_LOCK_KEY", "PARALLEL_MIN_ENTRIES", "READ_BATCH", "SqlAuditLog"]
+__all__ = [
+    "ADVISORY_LOCK_KEY",
+    "PARALLEL_MIN_ENTRIES",
+    "READ_BATCH",
+    "ChainWriter",
+    "SqlAuditLog",
+]
 
 # A fixed 64-bit key for pg_advisory_xact_lock, derived from a name so it is unlikely to
 # collide with another application's advisory locks on the same server.
@@ -135,6 +141,16 @@ class SqlAuditLog:
         wanted = list(entries)
         if not wanted:
             return []
+        writer = self.writer(conn)
+        out = [writer.append(tag, actor, payload) for tag, actor, payload in wanted]
+        writer.flush()
+        return out
+
+    def writer(self, conn: Connection) -> ChainWriter:
+        """A writer that extends the chain inside ``conn``'s write transaction: it takes the
+        log's write lock and reads the head once, seals each appended entry at once (so its
+        seq and hash are known), and inserts everything sealed so far in one ``executemany``
+        at ``flush``. The transaction must not commit with entries left unflushed."""
         if not conn.in_transaction() or conn.get_execution_options().get(READ_ONLY_OPTION):
             raise RuntimeError(
                 "append needs the caller's write transaction (with engine.begin() as conn: ...), "
@@ -143,23 +159,7 @@ class SqlAuditLog:
         if self._postgresql:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         seq, prev_hash = self._head(conn)
-        rows: list[AuditRecord] = []
-        out: list[AuditEntry] = []
-        for tag, actor, payload in wanted:
-            seq += 1
-            sealed = seal(
-                seq=seq,
-                prev_hash=prev_hash,
-                tag=tag,
-                actor=actor,
-                at=self._clock.now(),
-                payload=payload,
-            )
-            rows.append(sealed.record)
-            out.append(sealed.entry)
-            prev_hash = sealed.record.hash
-        conn.exec_driver_sql(self._insert_sql, rows if len(rows) > 1 else rows[0])
-        return out
+        return ChainWriter(conn, self._insert_sql, self._clock, seq, prev_hash)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -284,6 +284,45 @@ class SqlAuditLog:
         if row is None:
             return 0, GENESIS_HASH
         return int(row[0]), str(row[1])
+
+
+class ChainWriter:
+    """Appends to the chain within one write transaction (``SqlAuditLog.writer``)."""
+
+    __slots__ = ("_clock", "_conn", "_insert_sql", "_pending", "prev_hash", "seq")
+
+    def __init__(
+        self, conn: Connection, insert_sql: str, clock: Clock, seq: int, prev_hash: str
+    ) -> None:
+        self._conn = conn
+        self._insert_sql = insert_sql
+        self._clock = clock
+        self.seq = seq
+        self.prev_hash = prev_hash
+        self._pending: list[AuditRecord] = []
+
+    def append(self, tag: AuditTag, actor: str, payload: Mapping[str, object]) -> AuditEntry:
+        sealed = seal(
+            seq=self.seq + 1,
+            prev_hash=self.prev_hash,
+            tag=tag,
+            actor=actor,
+            at=self._clock.now(),
+            payload=payload,
+        )
+        self._pending.append(sealed.record)
+        self.seq += 1
+        self.prev_hash = sealed.record.hash
+        return sealed.entry
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        if rows:
+            self._conn.exec_driver_sql(self._insert_sql, rows if len(rows) > 1 else rows[0])
 
 
 class _ParallelVerification:

@@ -7,6 +7,12 @@ thread: callers hand it a unit of work and block; the writer takes every unit wa
 ``max_batch``), runs each inside its own SAVEPOINT of one transaction, commits once, and only
 then releases each caller with its own result or its own exception.
 
+Fast path: with a ``buffered`` factory, a batch first runs on a transaction that buffers its
+rows (``SqlTx.buffered``: one ``executemany`` per table at the end, no savepoints). Only if
+anything in that attempt raises is the transaction rolled back and the batch run again the slow
+way, each unit in its own savepoint. A unit's work may therefore run twice; it must do nothing
+but write through the transaction it is given (no effects outside it).
+
 Invariants:
 
 - a caller returns only after the transaction holding its writes committed (durable), or with
@@ -49,11 +55,13 @@ class GroupCommitter(Generic[TxT]):
         engine: sa.Engine,
         make_tx: Callable[[sa.Connection], TxT],
         *,
+        buffered: Callable[[sa.Connection], tuple[TxT, Callable[[], None]]] | None = None,
         max_batch: int = 256,
         name: str = "lexloci-group-commit",
     ) -> None:
         self._engine = engine
         self._make_tx = make_tx
+        self._buffered = buffered
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Unit[TxT] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -100,6 +108,32 @@ class GroupCommitter(Generic[TxT]):
             self._commit(batch)
 
     def _commit(self, batch: list[_Unit[TxT]]) -> None:
+        if self._buffered is None or not self._commit_buffered(self._buffered, batch):
+            self._commit_each(batch)
+
+    def _commit_buffered(
+        self,
+        buffered: Callable[[sa.Connection], tuple[TxT, Callable[[], None]]],
+        batch: list[_Unit[TxT]],
+    ) -> bool:
+        """The fast path; False (nothing written) if anything in it raised."""
+        results: list[Any] = []
+        try:
+            with self._engine.begin() as conn:
+                tx, flush = buffered(conn)
+                for unit in batch:
+                    results.append(unit.work(tx))
+                flush()
+        except Exception as exc:  # noqa: BLE001 - the slow path finds whose it was
+            log.debug("buffered group commit of %d units failed (%s); one by one", len(batch), exc)
+            return False
+        self.batches += 1
+        self.units += len(batch)
+        for unit, result in zip(batch, results, strict=True):
+            unit.future.set_result(result)
+        return True
+
+    def _commit_each(self, batch: list[_Unit[TxT]]) -> None:
         outcomes: list[tuple[_Unit[TxT], Any, BaseException | None]] = []
         try:
             with self._engine.begin() as conn:

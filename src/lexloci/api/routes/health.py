@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from lexloci import __version__
+from lexloci.api.collector import CollectorWatch
 from lexloci.api.deps import container_of
 from lexloci.errors import Unavailable
 
@@ -16,11 +17,13 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", summary="Liveness")
 def healthz(request: Request) -> dict[str, Any]:
     container = container_of(request)
+    collector: CollectorWatch | None = getattr(request.app.state, "collector", None)
     return {
         "status": "ok",
         "version": __version__,
         "node": container.settings.node,
         "geo": container.locator.describe(),
+        "collector": collector.report() if collector is not None else None,
     }
 
 

@@ -6,8 +6,17 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import JSONResponse
 
-from lexloci.api.deps import bearer_token, client_address, container_of, principal, require
+from lexloci.api.deps import (
+    bearer_token,
+    body_schema,
+    client_address,
+    container_of,
+    json_body,
+    principal,
+    require,
+)
 from lexloci.api.schemas import AccountIn, JoinIn, MeetingIn, RemoveIn
 from lexloci.auth import Role
 from lexloci.errors import Forbidden, GeoRestricted, Unauthenticated, Unavailable
@@ -84,8 +93,10 @@ def get_session(request: Request, session_id: str) -> dict[str, Any]:
     status_code=201,
     summary="Join a session through the geographic gate",
     responses={403: {"description": "geo_restricted: refused, with the notice"}},
+    openapi_extra=body_schema(JoinIn),
 )
-async def join(request: Request, session_id: str, body: JoinIn) -> dict[str, Any]:
+async def join(request: Request, session_id: str) -> JSONResponse:
+    body = await json_body(request, JoinIn)
     container = container_of(request)
     if not container.bus.ready:
         # A node that has not applied every restriction change must not admit anyone (I1).
@@ -114,17 +125,21 @@ async def join(request: Request, session_id: str, body: JoinIn) -> dict[str, Any
             policy_version=decision.policy_version,
             notice=notice.to_dict() if notice else None,
         )
-    return {
-        "participant_id": result.participant.id,
-        "session_id": session_id,
-        "token": result.token,
-        "territory": result.participant.territory,
-        "decision_id": decision.decision_id,
-        "policy_version": decision.policy_version,
-        "signalling_url": f"/api/v1/sessions/{session_id}/signal",
-        "media": media,
-        "location": result.participant.location,
-    }
+    # A response object: FastAPI would otherwise walk the nested evidence with its encoder.
+    return JSONResponse(
+        {
+            "participant_id": result.participant.id,
+            "session_id": session_id,
+            "token": result.token,
+            "territory": result.participant.territory,
+            "decision_id": decision.decision_id,
+            "policy_version": decision.policy_version,
+            "signalling_url": f"/api/v1/sessions/{session_id}/signal",
+            "media": media,
+            "location": result.participant.location,
+        },
+        status_code=201,
+    )
 
 
 @router.get("/sessions/{session_id}/participants", summary="The roster: everyone, with state")

@@ -21,10 +21,10 @@ from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from lexloci.api.deps import bearer_token, container_of, principal
+from lexloci.api.deps import bearer_token, body_schema, container_of, json_body, principal
 from lexloci.auth import Principal, Role
 from lexloci.bootstrap import Container
 from lexloci.errors import Forbidden, InvalidInput, Unauthenticated, Unavailable
@@ -244,8 +244,10 @@ def _cached_platform(request: Request) -> tuple[Container, Platform] | None:
     description="Always 200 with `effect` allow or deny (a deny is an answer, not an error), "
     "the notice texts, restriction ids, `decision_id`, policy version and evidence. Audited as "
     "a join to a lexloci session.",
+    openapi_extra=body_schema(JoinDecisionIn),
 )
-async def decide_join(request: Request, body: JoinDecisionIn) -> dict[str, Any]:
+async def decide_join(request: Request) -> JSONResponse:
+    body = await json_body(request, JoinDecisionIn)
     found = _cached_platform(request)
     if found is None:  # a token or platform not seen lately: its lookup reads the database
         found = await to_thread.run_sync(_own_platform, request)
@@ -268,7 +270,7 @@ async def decide_join(request: Request, body: JoinDecisionIn) -> dict[str, Any]:
         ),
     )
     await asyncio.wrap_future(container.meetings.store.submit_in_batch(record))
-    return decision.to_dict()
+    return JSONResponse(decision.to_dict())  # as a response: FastAPI's encoder is not needed
 
 
 # -- roster events ------------------------------------------------------------------------

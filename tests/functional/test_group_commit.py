@@ -1,0 +1,149 @@
+"""Group commit (lexloci.storage.group_commit) on both backends: a batch shares one
+transaction, a unit's failure is that unit's alone, and the audit chain stays whole.
+
+The writer thread is held inside a first unit while the others queue, so the rest arrive as
+one batch — the fast path (rows buffered, one ``executemany`` per table) — whatever the
+machine's timing."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from lexloci.audit.verification import VerifyStatus
+from lexloci.bootstrap import Container, build_container
+from lexloci.config import Settings
+from lexloci.geo import ClientAddress
+from lexloci.meetings.ports import Tx
+from lexloci.meetings.service import JoinRequest, PreparedJoin
+
+ADDRESSES = ["5.9.0.1", "223.5.5.5", "8.8.4.4", "202.45.84.58"]
+
+
+@pytest.fixture
+def container(database_url: str) -> Iterator[Container]:
+    built = build_container(Settings(database_url=database_url))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.fixture
+def session_id(container: Container) -> str:
+    meetings = container.meetings
+    account = meetings.create_account("Host", "DE", "admin")
+    meeting = meetings.create_meeting("Group commit", account.id, "admin")
+    return meetings.start_session(meeting.id, "admin").id
+
+
+def prepared_joins(container: Container, session_id: str, count: int) -> list[PreparedJoin]:
+    return [
+        container.meetings.prepare_join(
+            JoinRequest(session_id, f"guest {i}", ClientAddress(ADDRESSES[i % 4], "test"))
+        )
+        for i in range(count)
+    ]
+
+
+def in_one_batch(container: Container, works: list[Callable[[Tx], Any]]) -> list[Future[Any]]:
+    """Submit ``works`` while the writer is held inside an earlier unit, so they queue up and
+    are taken as one batch when it is released."""
+    store = container.store
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_: Tx) -> None:
+        entered.set()
+        assert release.wait(30)
+
+    held = store.submit_in_batch(hold)
+    assert entered.wait(30)
+    futures = [store.submit_in_batch(work) for work in works]
+    release.set()
+    held.result(30)
+    for future in futures:
+        future.exception(30)  # wait, whatever the outcome
+    return futures
+
+
+def join_entries(container: Container) -> list[Any]:
+    return [
+        e
+        for e in container.audit_log.iter_entries()
+        if e.tag.startswith("meeting:participant:join_")
+    ]
+
+
+def test_a_batch_commits_every_join_with_its_audit_entry_in_order(
+    container: Container, session_id: str
+) -> None:
+    joins = prepared_joins(container, session_id, 40)
+    batches_before = container.store.group_commit_stats()[0]
+    futures = in_one_batch(container, [j.record for j in joins])
+    assert all(f.exception() is None for f in futures)
+    batches, units = container.store.group_commit_stats()
+    assert batches - batches_before == 2  # the holding unit's, then all 40 in one
+    assert units >= 41
+    entries = join_entries(container)
+    assert [e.payload["participant_id"] for e in entries] == [
+        j.result.participant.id for j in joins
+    ]
+    seqs = [e.seq for e in entries]
+    assert seqs == list(range(seqs[0], seqs[0] + 40))
+    for join in joins:
+        stored = container.store.participant(join.result.participant.id)
+        assert stored is not None
+        assert stored.location == join.result.participant.location
+    assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
+def test_a_failing_unit_rolls_back_alone_and_the_others_commit(
+    container: Container, session_id: str
+) -> None:
+    joins = prepared_joins(container, session_id, 9)
+    doomed = joins[4]
+
+    def fail_after_writing(tx: Tx) -> None:
+        doomed.record(tx)  # its participant and audit entry are written, then it fails
+        raise ValueError("this unit fails")
+
+    works = [j.record for j in joins]
+    works[4] = fail_after_writing
+    futures = in_one_batch(container, works)
+    with pytest.raises(ValueError, match="this unit fails"):
+        futures[4].result()
+    assert all(f.exception() is None for i, f in enumerate(futures) if i != 4)
+    assert container.store.participant(doomed.result.participant.id) is None
+    committed = [j.result.participant.id for i, j in enumerate(joins) if i != 4]
+    assert [e.payload["participant_id"] for e in join_entries(container)] == committed
+    assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
+def test_a_conflict_found_only_when_the_batch_is_written_fails_only_its_unit(
+    container: Container, session_id: str
+) -> None:
+    """A duplicate participant id is noticed by the database at the batched insert, not in
+    the unit's own code: the batch is written again one unit at a time."""
+    first, *others = prepared_joins(container, session_id, 6)
+    container.store.run_in_batch(first.record)
+    duplicate = dataclasses.replace(others[0].result.participant, id=first.result.participant.id)
+
+    def insert_duplicate(tx: Tx) -> None:
+        tx.insert_participant(duplicate, None)
+
+    works: list[Callable[[Tx], Any]] = [j.record for j in others]
+    works.insert(2, insert_duplicate)
+    futures = in_one_batch(container, works)
+    assert futures[2].exception() is not None
+    assert all(f.exception() is None for i, f in enumerate(futures) if i != 2)
+    stored = container.store.participant(first.result.participant.id)
+    assert stored is not None
+    assert stored.display_name == first.result.participant.display_name
+    expected = [first.result.participant.id] + [j.result.participant.id for j in others]
+    assert [e.payload["participant_id"] for e in join_entries(container)] == expected
+    assert container.audit_log.verify().status is VerifyStatus.INTACT
