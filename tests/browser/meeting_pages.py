@@ -8,12 +8,13 @@ meeting page open.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import httpx
 import pytest
 
 from lexloci.api.routes.pages import STRINGS
-from tests.browser.netns import NamespaceHttp, NamespaceUnavailable, NetworkNamespace
+from tests.netns import NamespaceHttp, NamespaceUnavailable, NetworkNamespace, stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -197,6 +198,14 @@ class Participant:
         self.context.close()
 
 
+def join_in_turn(meeting: Meeting, *people: tuple[Participant, str]) -> None:
+    """Each participant opens the meeting page and joins under its name, one after the other."""
+    for participant, name in people:
+        participant.open(meeting)
+        participant.join(name)
+        participant.wait_in_meeting()
+
+
 def _token(db_url: str, role: str, name: str) -> str:
     created = subprocess.run(
         [*_LEXLOCI, "token", "create", "--role", role, "--name", name, "--db", db_url],
@@ -222,20 +231,34 @@ def _wait_healthy(http: NamespaceHttp, server: subprocess.Popen[bytes], log: Pat
         time.sleep(0.1)
 
 
+def browser_unavailable() -> str | None:
+    """Why Chromium cannot be driven here, or None."""
+    if not (Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK)):
+        return f"Chromium is not installed at {CHROMIUM} (Debian package chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install playwright==1.65.2)"
+    if shutil.which("ip") is None:
+        return "iproute2's ip is not installed: no network namespace for the browser"
+    return None
+
+
 @contextmanager
-def meeting_stack(workdir: Path) -> Iterator[MeetingStack]:
+def meeting_stack(
+    workdir: Path,
+    namespace: NetworkNamespace | None = None,
+    serve_args: Sequence[str] = (),
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[MeetingStack]:
     """Namespace, tokens, ``lexloci serve`` and Chromium; all torn down by PID and name.
 
+    ``namespace``: one the caller made (the Janus lab's), else a new one with only a loopback.
+    ``serve_args`` and ``environment``: more for ``lexloci serve`` (``--media janus`` …).
     Skips when a piece is missing; tests/conftest.py turns such a skip into a failure in CI.
     """
-    if not (Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian package chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright==1.65.2)")
-    if shutil.which("ip") is None:
-        pytest.skip("iproute2's ip is not installed: no network namespace for the browser")
+    reason = browser_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
 
     db_url = f"sqlite:///{workdir / 'lexloci.db'}"
     # Tokens first, straight into the database file: the server reads them from there.
@@ -245,20 +268,22 @@ def meeting_stack(workdir: Path) -> Iterator[MeetingStack]:
         "approver": _token(db_url, "approver", "bob"),
     }
     with ExitStack() as stack:
-        try:
-            namespace = stack.enter_context(NetworkNamespace.create("lexloci-br"))
-        except NamespaceUnavailable as exc:
-            pytest.skip(str(exc))
+        if namespace is None:
+            try:
+                namespace = stack.enter_context(NetworkNamespace.create("lexloci-br"))
+            except NamespaceUnavailable as exc:
+                pytest.skip(str(exc))
         log_path = workdir / "serve.log"
         log = stack.enter_context(log_path.open("wb"))
         serve = ["serve", "--trust-proxy", "127.0.0.1/32", "--db", db_url, "--port", str(PORT)]
         server = namespace.popen(
-            [*_LEXLOCI, *serve, "--log-level", "warning"],
+            [*_LEXLOCI, *serve, *serve_args, "--log-level", "warning"],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=workdir,
+            env={**os.environ, **(environment or {})},
         )
-        stack.callback(_stop, server)
+        stack.callback(stop_process, server)
         http = namespace.http(f"http://127.0.0.1:{PORT}")
         stack.callback(http.close)
         _wait_healthy(http, server, log_path)
@@ -269,12 +294,3 @@ def meeting_stack(workdir: Path) -> Iterator[MeetingStack]:
         )
         stack.callback(browser.close)
         yield MeetingStack(namespace, http, browser, tokens)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

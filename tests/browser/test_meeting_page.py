@@ -1,6 +1,6 @@
 """The meeting page in real Chromium: WebRTC video between pages, and a live CN removal.
 
-Everything runs inside a network namespace the test creates (see tests/browser/netns.py):
+Everything runs inside a network namespace the test creates (see tests/netns.py):
 ``lexloci serve`` and Chromium with fake camera and microphone. Each page joins "from" a
 country through a trusted X-Forwarded-For, in its own language. Screenshots of each state go
 to test-artifacts/browser/.
@@ -14,7 +14,13 @@ import pytest
 
 from lexloci.api.routes.pages import STRINGS
 from lexloci.meetings.notices import host_notice
-from tests.browser.meeting_pages import WAIT_MS, MeetingStack, Participant, meeting_stack
+from tests.browser.meeting_pages import (
+    WAIT_MS,
+    MeetingStack,
+    Participant,
+    join_in_turn,
+    meeting_stack,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -80,10 +86,7 @@ def test_a_cn_restriction_removes_the_cn_page_while_the_others_keep_playing(
     people["cn"] = cn = stack.participant("CN", "zh-CN")
     people["de"] = de = stack.participant("DE", "de-DE")
     people["hk"] = hk = stack.participant("HK", "en-GB")
-    for participant, name in ((cn, "Wei"), (de, "Anna"), (hk, "Ka-ming")):
-        participant.open(meeting)
-        participant.join(name)
-        participant.wait_in_meeting()
+    join_in_turn(meeting, (cn, "Wei"), (de, "Anna"), (hk, "Ka-ming"))
     roster = stack.roster(meeting)
     wei, anna, kaming = (roster[n]["id"] for n in ("Wei", "Anna", "Ka-ming"))
     assert roster["Wei"]["territory"] == "CN"
@@ -150,10 +153,7 @@ def test_a_participant_who_leaves_disappears_from_the_other_pages(
     meeting = stack.meeting("Leaving")
     people["de"] = de = stack.participant("DE", "de-DE")
     people["hk"] = hk = stack.participant("HK", "en-GB")
-    for participant, name in ((de, "Anna"), (hk, "Ka-ming")):
-        participant.open(meeting)
-        participant.join(name)
-        participant.wait_in_meeting()
+    join_in_turn(meeting, (de, "Anna"), (hk, "Ka-ming"))
     kaming = stack.roster(meeting)["Ka-ming"]["id"]
     de.wait_playing(kaming)
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from lexloci.api.routes.pages import CONTENT_SECURITY_POLICY, STRINGS
+from lexloci.api.routes.pages import CONTENT_SECURITY_POLICY, STRINGS, content_security_policy
 from lexloci.meetings.notices import LANGUAGES
 from tests.functional.live_server import LiveServer, live_server
 from tests.functional.meeting_clients import Platform
+from tests.functional.servers import free_port
 
 WEB = files("lexloci.web")
 
@@ -141,3 +142,40 @@ def test_every_language_has_every_interface_string_the_client_uses() -> None:
     )
     used |= set(re.findall(r"\bt\.(\w+)", templates))
     assert used <= keys, used - keys
+
+
+def test_in_janus_mode_the_page_may_also_connect_to_janus_and_nowhere_else(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens on the port: the page is all this looks at (a room is created on join).
+    janus_port = free_port()
+    settings = {
+        "media": "janus",
+        "janus_url": f"http://127.0.0.1:{janus_port}/janus",
+        "janus_admin_url": f"http://127.0.0.1:{free_port()}/admin",
+        "janus_admin_secret": "a-test-admin-secret-of-enough-length",
+        "janus_room_admin_key": "a-test-room-key",
+    }
+    with live_server(tmp_path, **settings) as server:
+        platform = Platform.create(server)
+        policy = server.http.get(f"/meet/{platform.session_id}").headers["content-security-policy"]
+    assert policy == content_security_policy((f"http://127.0.0.1:{janus_port}",))
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["connect-src"] == f"'self' http://127.0.0.1:{janus_port}"
+    assert {k: v for k, v in directives.items() if k != "connect-src"} == {
+        k: v
+        for k, v in (d.split(" ", 1) for d in CONTENT_SECURITY_POLICY.split("; "))
+        if k != "connect-src"
+    }
+
+
+def test_the_janus_client_library_is_served_from_lexloci_itself(server: LiveServer) -> None:
+    manifest = json.loads((WEB / "static" / "vendor" / "vendor.json").read_text("utf-8"))
+    for name in manifest["files"]:
+        response = server.http.get(f"/static/vendor/{name}")
+        assert response.status_code == 200, name
+        assert response.content == (WEB / "static" / "vendor" / name).read_bytes()
+        kind = "text/plain" if name.endswith(".txt") else "text/javascript"
+        assert response.headers["content-type"].startswith(kind), name
+    for name in ("vendor.json", "vendor/", "vendor/..%2F..%2Fpages.py", "vendor/nothing.js"):
+        assert server.http.get(f"/static/{name}").status_code == 404, name

@@ -15,9 +15,10 @@ The namespace has no other interface and no route out, so nothing sent in it can
 sockets to the interface) towards addresses that are local to the same namespace: without it
 the kernel drops the ARP exchange and the packets as martians.
 
-The test process enters the namespace with ``setns`` on its main thread for the lab's
-lifetime (``Namespace.entered``), so the lexloci server thread it then starts, its HTTP calls,
-and Janus's event handler posting to lexloci all meet on the namespace's loopback. Janus and
+The namespace is a ``tests.netns.NetworkNamespace`` (shared with the browser tests) with the
+veth pair added. The test process enters it with ``setns`` on its main thread for the lab's
+lifetime (``NetworkNamespace.entered``), so the lexloci server thread it then starts, its HTTP
+calls, and Janus's event handler posting to lexloci all meet on the namespace's loopback. Janus and
 each peer are processes started with ``ip netns exec`` and stopped by PID; the namespace is
 deleted at the end.
 """
@@ -25,18 +26,16 @@ deleted at the end.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import queue
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,13 +43,13 @@ from typing import Any
 import httpx
 
 from lexloci.media.janus_deploy import JanusDeployment, default_library_dir, write
+from tests.netns import NetworkNamespace, stop_process, unique_name
 
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
 JANUS_ADDRESS = "10.123.0.1"
 PEER_SIDE_ADDRESS = "10.123.0.2"
 JANUS_URL = "http://127.0.0.1:8088/janus"
 JANUS_ADMIN_URL = "http://127.0.0.1:7088/admin"
-CLONE_NEWNET = 0x40000000
 
 
 def lab_unavailable() -> str | None:
@@ -74,34 +73,23 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
-def _setns(descriptor: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(descriptor, CLONE_NEWNET) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, os.strerror(error))
+class Namespace(NetworkNamespace):
+    """A namespace of the test's own with the veth pair Janus's ICE needs (module docstring)."""
 
-
-class Namespace:
     def __init__(self) -> None:
-        self.name = f"lexloci-janus-{os.getpid()}-{secrets.token_hex(3)}"
+        super().__init__(unique_name("lexloci-janus"))
         self._next_peer = 11
 
-    def create(self) -> None:
-        _ip("netns", "add", self.name)
+    def add(self) -> None:
+        super().add()
         ns = ("-n", self.name)
-        _ip(*ns, "link", "set", "lo", "up")
         _ip(*ns, "link", "add", "lj0", "type", "veth", "peer", "name", "lj1")
         _ip(*ns, "addr", "add", f"{JANUS_ADDRESS}/24", "dev", "lj0")
         _ip(*ns, "addr", "add", f"{PEER_SIDE_ADDRESS}/24", "dev", "lj1")
         _ip(*ns, "link", "set", "lj0", "up")
         _ip(*ns, "link", "set", "lj1", "up")
         for interface in ("all", "default", "lj0", "lj1"):
-            self.exec("sysctl", "-qw", f"net.ipv4.conf.{interface}.accept_local=1")
-
-    def exec(self, *command: str) -> None:
-        subprocess.run(
-            ["ip", "netns", "exec", self.name, *command], check=True, capture_output=True
-        )
+            self.run(["sysctl", "-qw", f"net.ipv4.conf.{interface}.accept_local=1"])
 
     def peer_address(self, address: str | None = None) -> str:
         """A new address on the peers' side (the next 10.123.0.x, or ``address``)."""
@@ -113,36 +101,6 @@ class Namespace:
         if not address.startswith("10.123.0."):
             _ip("-n", self.name, "route", "add", f"{address}/32", "dev", "lj0")
         return address
-
-    @contextlib.contextmanager
-    def entered(self) -> Iterator[None]:
-        """Run this thread (and the threads and processes it starts) inside the namespace."""
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-        try:
-            _setns(target)
-            try:
-                yield
-            finally:
-                _setns(home)
-        finally:
-            os.close(target)
-            os.close(home)
-
-    def delete(self) -> None:
-        subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
-
-
-def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """Stop one process we started, by its PID: SIGTERM, then SIGKILL."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass
@@ -160,6 +118,18 @@ class JanusSecrets:
             "janus_admin_secret": self.admin_secret,
             "janus_room_admin_key": self.room_admin_key,
             "janus_event_token": self.event_token,
+        }
+
+    def serve_args(self) -> list[str]:
+        """``lexloci serve`` options for this lab's Janus (the secrets go in ``environment``)."""
+        return ["--media", "janus", "--janus-url", JANUS_URL, "--janus-admin-url", JANUS_ADMIN_URL]
+
+    def environment(self) -> dict[str, str]:
+        """The secrets as ``lexloci serve`` reads them: from the environment, never argv."""
+        return {
+            "LEXLOCI_JANUS_ADMIN_SECRET": self.admin_secret,
+            "LEXLOCI_JANUS_ROOM_ADMIN_KEY": self.room_admin_key,
+            "LEXLOCI_JANUS_EVENT_TOKEN": self.event_token,
         }
 
 
@@ -321,7 +291,7 @@ class Lab:
 
     def __enter__(self) -> Lab:
         self._stack.callback(self.namespace.delete)
-        self.namespace.create()
+        self.namespace.add()
         self._stack.enter_context(self.namespace.entered())
         return self
 
@@ -335,6 +305,29 @@ class Lab:
         peer = PeerProcess(self.namespace, address, self.folder / f"peer-{address}.log")
         self.peers.append(peer)
         return peer
+
+    def handles_by_participant(self) -> dict[str, int]:
+        """How many Janus handles each participant holds, as Janus's admin API lists them.
+
+        A handle is attributed through the token it was attached with, which names the
+        participant (``lx1.<session>.<participant>.<mac>``, see lexloci.media.janus)."""
+        counts: dict[str, int] = {}
+        with httpx.Client(timeout=10) as admin:
+
+            def call(verb: str, path: str = "") -> dict[str, Any]:
+                body = {"janus": verb, "transaction": secrets.token_hex(8)}
+                answer: dict[str, Any] = admin.post(
+                    JANUS_ADMIN_URL + path, json={**body, "admin_secret": self.secrets.admin_secret}
+                ).json()
+                return answer
+
+            for session in call("list_sessions").get("sessions", []):
+                for handle in call("list_handles", f"/{session}").get("handles", []):
+                    info = call("handle_info", f"/{session}/{handle}").get("info") or {}
+                    parts = str(info.get("token", "")).split(".")
+                    if len(parts) == 4 and parts[0] == "lx1":
+                        counts[parts[2]] = counts.get(parts[2], 0) + 1
+        return counts
 
     def close_peers(self) -> None:
         for peer in self.peers:

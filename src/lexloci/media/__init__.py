@@ -10,7 +10,9 @@ removal was recorded (I4):
   per-participant credential). A participant the join gate refused never reaches ``admit``;
 - ``remove(session_id, participant_id)`` cuts every media connection of that participant and
   revokes its credential, so a rejoin with the old credential fails ("kick is not a ban");
-- ``end_session(session_id)`` tears the room down (hosts and admins only; never enforcement).
+- ``end_session(session_id)`` tears the room down (hosts and admins only; never enforcement);
+- ``client_origins`` are the origins, other than lexloci's own, that the meeting page must
+  reach for media (its Content-Security-Policy allows those and no other).
 
 Adapters: ``MeshMediaPlane`` (the embedded default: browsers exchange media directly, relayed
 signalling goes only between roster members, and closing a removed member's signalling socket
@@ -27,6 +29,9 @@ __all__ = ["MediaPlane", "MeshMediaPlane"]
 class MediaPlane(Protocol):
     name: str
 
+    @property
+    def client_origins(self) -> tuple[str, ...]: ...
+
     async def start_session(self, session_id: str) -> None: ...
 
     async def admit(self, session_id: str, participant_id: str) -> dict[str, Any]: ...
@@ -42,6 +47,7 @@ class MeshMediaPlane:
     """Peer-to-peer media between roster members; the signalling hub is the only gate."""
 
     name = "mesh"
+    client_origins: tuple[str, ...] = ()  # browsers reach each other, and lexloci for signalling
 
     async def start_session(self, session_id: str) -> None:
         return None

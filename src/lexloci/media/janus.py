@@ -54,6 +54,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -103,6 +104,7 @@ _BACKGROUND_RETRY_EVERY_S = 5.0
 _BACKGROUND_RETRY_FOR_S = 600.0
 _CONFIRM_FOR_S = 1.0
 _ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_ORIGIN = re.compile(r"[a-z]+://[A-Za-z0-9.\-\[\]:]+")
 
 
 class JanusError(Exception):
@@ -361,6 +363,17 @@ class JanusMediaPlane:
 
     def __repr__(self) -> str:
         return f"JanusMediaPlane(url={self.url!r}, admin={self.admin.url!r})"
+
+    @property
+    def client_origins(self) -> tuple[str, ...]:
+        """The origin of Janus's public API, unless it is a path on lexloci's own origin."""
+        parts = urlsplit(self.url)
+        if parts.scheme not in {"http", "https", "ws", "wss"} or not parts.hostname:
+            return ()
+        # Host and port only: no user info reaches a response header, nor a CSP delimiter.
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+        return (origin,) if _ORIGIN.fullmatch(origin) else ()
 
     # -- rooms -------------------------------------------------------------------------------
 

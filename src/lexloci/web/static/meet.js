@@ -1,5 +1,7 @@
-// The meeting client: join through the geographic gate, then a WebRTC mesh with every other
-// member of the roster, with signalling relayed by the server (see api/routes/signalling.py).
+// The meeting client: join through the geographic gate, then media with every other member of
+// the roster — a WebRTC mesh with signalling relayed by the server (see api/routes/signalling.py)
+// or, when the join's `media` says {kind: "janus"}, through the Janus SFU (see "Janus mode"
+// below). The roster, the notices and a removal always come over lexloci's signalling socket.
 //
 // Peer protocol, carried in the server's {"type": "signal", "to": id, "data": {...}} relay:
 //   {kind: "offer", pcid, sdp}   {kind: "answer", pcid, sdp}
@@ -33,6 +35,7 @@ const state = {
   local: null, // the camera/microphone stream, or null when unavailable
   roster: new Map(), // participant id -> roster entry, as the server last sent it
   peers: new Map(), // participant id -> Peer
+  sfu: null, // Janus mode: the JanusLink of this join, else null (the mesh)
   over: true, // not in a meeting (before joining, or after being removed / leaving)
 };
 
@@ -132,6 +135,7 @@ async function join(event) {
   if (state.over) return; // removed while the camera was starting: nothing more to do
   setStatus(t.status_connecting);
   connect(body);
+  if (body.media && body.media.kind === "janus") startJanus(body.media);
 }
 
 async function startCamera() {
@@ -225,6 +229,7 @@ function handle(message) {
 function onWelcome(message) {
   setStatus(t.status_connected);
   onRoster(message.participants);
+  if (state.sfu) return; // Janus mode: no peer-to-peer offers
   for (const member of message.participants) {
     if (member.id === state.me.participant_id) continue;
     const peer = peerFor(member.id);
@@ -244,10 +249,12 @@ function onRoster(participants) {
   }
   for (const peer of state.peers.values()) captionTile(peer);
   renderRoster();
+  if (state.sfu) syncSubscriptions(state.sfu);
 }
 
 function onSignal(from, data) {
-  if (!data || typeof data !== "object") return;
+  // In Janus mode media goes through the SFU only: a peer's offer is never answered.
+  if (state.sfu || !data || typeof data !== "object") return;
   const peer = peerFor(from);
   if (data.kind === "offer") peer.run(() => acceptOffer(peer, data));
   else if (data.kind === "answer") peer.run(() => acceptAnswer(peer, data));
@@ -287,6 +294,7 @@ class Peer {
     this.tile = null;
     this.video = null;
     this.caption = null;
+    this.feed = null; // Janus mode: the Feed this tile shows
   }
 
   run(task) {
@@ -406,6 +414,7 @@ function closePeer(id) {
   state.peers.delete(id);
   if (peer.pc) peer.pc.close();
   peer.pc = null;
+  if (peer.feed) unsubscribe(peer.feed);
   if (peer.video) peer.video.srcObject = null;
   if (peer.tile) peer.tile.remove();
 }
@@ -414,6 +423,235 @@ function setMedia(peer, connectionState) {
   const map = { new: "connecting", connecting: "connecting", connected: "connected" };
   peer.media = map[connectionState] || (connectionState === "failed" ? "failed" : "waiting");
   renderRoster();
+}
+
+// -- Janus mode ----------------------------------------------------------------------------
+//
+// The join's `media` names Janus's public API (`url`), a VideoRoom room and a token that Janus
+// and the room accept for this participant only (docs/janus.md). The page
+// - loads janus.js and adapter.js from lexloci itself (static/vendor/, copied from npm by
+//   scripts/vendor-js), and only in this mode;
+// - opens a Janus session with the token, joins the room as a publisher whose `display` is its
+//   participant id, and publishes its camera and microphone;
+// - subscribes to each other publisher with a handle of its own, using the `private_id` of its
+//   publisher handle (the room requires it), and shows it in that participant's tile — only for
+//   a publisher whose display is a member of the roster lexloci sent (I3: no unlisted media).
+// A removal reaches the page twice: lexloci first has Janus destroy the page's Janus session,
+// then sends the removal notice over signalling. So nothing Janus says ends the meeting or
+// writes a notice; a Janus failure only marks the media and shows a warning, and `end` (from
+// signalling) tears the Janus session down.
+
+const VENDOR = new URL("vendor/", import.meta.url);
+let janusLibrary = null;
+
+function loadJanus() {
+  janusLibrary ??= (async () => {
+    await import(new URL("webrtc-adapter.js", VENDOR).href); // defines window.adapter
+    const { default: Janus } = await import(new URL("janus.es.js", VENDOR).href);
+    const dependencies = Janus.useDefaultDependencies({ adapter: window.adapter });
+    await new Promise((resolve) => Janus.init({ debug: false, dependencies, callback: resolve }));
+    return Janus;
+  })();
+  return janusLibrary;
+}
+
+class JanusLink {
+  constructor(media) {
+    this.media = media;
+    this.janus = null;
+    this.publisher = null;
+    this.privateId = null;
+    this.feedId = null; // this page's own publisher id
+    this.feeds = new Map(); // publisher id -> Feed
+  }
+}
+
+class Feed {
+  constructor(id, participant) {
+    this.id = id;
+    this.participant = participant; // the publisher's display: a participant id
+    this.handle = null; // the subscriber handle, once attached
+    this.tracks = new Map(); // mid -> MediaStreamTrack
+    this.closed = false;
+  }
+}
+
+async function startJanus(media) {
+  const link = new JanusLink(media);
+  state.sfu = link;
+  let Janus;
+  try {
+    Janus = await loadJanus();
+  } catch (error) {
+    janusFailed(link, error);
+    return;
+  }
+  if (state.sfu !== link) return; // left or removed meanwhile
+  link.janus = new Janus({
+    server: new URL(media.url, window.location.href).href,
+    token: media.token,
+    iceServers: [], // host candidates only: no STUN or TURN server is ever asked
+    success: () => attachPublisher(link),
+    error: (error) => janusFailed(link, error),
+  });
+}
+
+function janusFailed(link, error) {
+  if (state.sfu !== link || state.over) return; // a removal's notice is on its way, or shown
+  console.warn("janus", error);
+  const warning = el("media-warning");
+  warning.textContent = fmt(t.media_server_lost, { reason: String(error) });
+  warning.hidden = false;
+  for (const peer of state.peers.values()) if (peer.feed) setMedia(peer, "failed");
+}
+
+function attachPublisher(link) {
+  if (state.sfu !== link) return;
+  link.janus.attach({
+    plugin: link.media.plugin,
+    success: (handle) => {
+      link.publisher = handle;
+      handle.send({
+        message: {
+          request: "join",
+          ptype: "publisher",
+          room: link.media.room,
+          token: link.media.token,
+          display: state.me.participant_id,
+        },
+      });
+    },
+    error: (error) => janusFailed(link, error),
+    onmessage: (message, jsep) => onPublisherMessage(link, message, jsep),
+  });
+}
+
+function onPublisherMessage(link, message, jsep) {
+  if (state.sfu !== link) return;
+  if (jsep) link.publisher.handleRemoteJsep({ jsep });
+  const event = message.videoroom;
+  if (event === "joined") {
+    link.feedId = message.id;
+    link.privateId = message.private_id;
+    publish(link);
+    addFeeds(link, message.publishers);
+  } else if (event === "event") {
+    addFeeds(link, message.publishers);
+    // A publisher that stopped, left or was kicked; "ok" answers this page's own requests.
+    for (const key of ["unpublished", "leaving", "kicked"]) {
+      const id = message[key];
+      if (id !== undefined && id !== "ok") dropFeed(link, id);
+    }
+    if (message.error) janusFailed(link, message.error);
+  }
+}
+
+function publish(link) {
+  if (!state.local) return; // no camera or microphone: listen only
+  link.publisher.createOffer({
+    // The camera the page already opened: its preview is the page's own local video.
+    tracks: state.local.getTracks().map((track) => ({ type: track.kind, capture: track, recv: false })),
+    success: (jsep) => link.publisher.send({ message: { request: "publish" }, jsep }),
+    error: (error) => janusFailed(link, error),
+  });
+}
+
+function addFeeds(link, publishers) {
+  for (const publisher of publishers || []) {
+    if (publisher.id === link.feedId || link.feeds.has(publisher.id)) continue;
+    link.feeds.set(publisher.id, new Feed(publisher.id, String(publisher.display || "")));
+  }
+  syncSubscriptions(link);
+}
+
+function dropFeed(link, id) {
+  const feed = link.feeds.get(id);
+  if (!feed) return;
+  link.feeds.delete(id);
+  unsubscribe(feed);
+}
+
+function syncSubscriptions(link) {
+  if (state.over || state.sfu !== link || link.privateId === null) return;
+  for (const feed of link.feeds.values()) {
+    const mine = feed.participant === state.me.participant_id;
+    if (feed.handle || feed.closed || mine || !state.roster.has(feed.participant)) continue;
+    subscribe(link, feed);
+  }
+}
+
+function subscribe(link, feed) {
+  const peer = peerFor(feed.participant);
+  if (peer.feed && peer.feed !== feed) unsubscribe(peer.feed); // it republished
+  peer.feed = feed;
+  feed.handle = "attaching";
+  setMedia(peer, "connecting");
+  link.janus.attach({
+    plugin: link.media.plugin,
+    success: (handle) => {
+      if (feed.closed || state.sfu !== link) {
+        handle.detach();
+        return;
+      }
+      feed.handle = handle;
+      handle.send({
+        message: {
+          request: "join",
+          ptype: "subscriber",
+          room: link.media.room,
+          streams: [{ feed: feed.id }],
+          private_id: link.privateId,
+        },
+      });
+    },
+    error: (error) => janusFailed(link, error),
+    onmessage: (message, jsep) => {
+      if (!jsep || feed.closed) return;
+      feed.handle.createAnswer({
+        jsep,
+        tracks: [{ type: "data" }], // audio and video are accepted receive-only
+        success: (answer) =>
+          feed.handle.send({ message: { request: "start", room: link.media.room }, jsep: answer }),
+        error: (error) => janusFailed(link, error),
+      });
+    },
+    iceState: (ice) => {
+      if (feed.closed || peer.feed !== feed) return;
+      const map = { checking: "connecting", connected: "connected", completed: "connected" };
+      setMedia(peer, map[ice] || ice);
+    },
+    onremotetrack: (track, mid, on, metadata) => {
+      if (feed.closed || peer.feed !== feed) return;
+      // A remote track that is only muted for a while stays; an ended one goes.
+      if (on) feed.tracks.set(mid, track);
+      else if (metadata && metadata.reason === "mute") return;
+      else feed.tracks.delete(mid);
+      peer.video.srcObject = feed.tracks.size ? new MediaStream([...feed.tracks.values()]) : null;
+      if (feed.tracks.size) peer.video.play().catch(() => {}); // autoplay starts it anyway
+    },
+  });
+}
+
+function unsubscribe(feed) {
+  feed.closed = true;
+  if (feed.handle && feed.handle !== "attaching") feed.handle.detach();
+  feed.handle = null;
+  feed.tracks.clear();
+  const peer = state.peers.get(feed.participant);
+  if (peer && peer.feed === feed) {
+    peer.feed = null;
+    peer.video.srcObject = null;
+    setMedia(peer, "waiting");
+  }
+}
+
+function stopJanus() {
+  const link = state.sfu;
+  state.sfu = null;
+  if (!link || !link.janus) return;
+  // Closes every peer connection here at once; the request to Janus that follows may find
+  // the session already destroyed (a removal), which is fine.
+  link.janus.destroy({ cleanupHandles: true, notifyDestroyed: false });
 }
 
 // -- rendering -----------------------------------------------------------------------------
@@ -483,10 +721,12 @@ function end(heading, text) {
   state.local = null;
   el("local-video").srcObject = null;
   for (const id of [...state.peers.keys()]) closePeer(id);
+  stopJanus();
   state.roster = new Map();
   el("room").hidden = true;
   el("leave").hidden = true;
   el("host-notices").replaceChildren();
+  el("media-warning").hidden = true; // whatever the media said, the notice below is the news
   setStatus("");
   const ws = state.ws;
   state.ws = null;

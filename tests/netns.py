@@ -1,9 +1,11 @@
-"""A network namespace of the test's own, and ways into it.
+"""A network namespace of the test's own, and ways into it (browser and Janus tests share it).
 
 Why: Chromium's ICE offers every address of the machine it runs on (here also eth0's
-192.0.2.2), and a test may send traffic only to loopback or to namespaces it made itself. So
-the server and Chromium both run inside a fresh namespace whose only interface is its own
-loopback; nothing they do can leave it.
+192.0.2.2), Janus never gathers candidates on loopback, and a test may send traffic only to
+loopback or to namespaces it made itself. So the browser tests run the server and Chromium in
+a fresh namespace whose only interface is its own loopback, and the Janus lab
+(tests/janus/lab.py) adds a veth pair whose two ends both stay inside; nothing they do can
+leave it.
 
 Ways in:
 
@@ -14,7 +16,9 @@ Ways in:
   pipe, which crosses namespaces untouched);
 - ``http``: an httpx client whose one worker thread has joined the namespace with ``setns(2)``.
   A network namespace is per thread, and a socket stays in the namespace it was made in, so
-  the test process reaches the server's 127.0.0.1 without a veth or a route.
+  the test process reaches the server's 127.0.0.1 without a veth or a route;
+- ``entered``: the calling thread itself, for a while (and every thread and process it starts
+  meanwhile, which inherit it).
 
 ``NetworkNamespace.create`` deletes the namespace on exit; whatever still runs in it then has
 no network at all, so a leak cannot reach anything.
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +40,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["NamespaceHttp", "NamespaceUnavailable", "NetworkNamespace"]
+__all__ = [
+    "NamespaceHttp",
+    "NamespaceUnavailable",
+    "NetworkNamespace",
+    "stop_process",
+    "unique_name",
+]
 
 T = TypeVar("T")
 
@@ -46,6 +58,11 @@ class NamespaceUnavailable(RuntimeError):
     """This machine cannot give the test a network namespace (no iproute2, or not root)."""
 
 
+def unique_name(prefix: str) -> str:
+    """``PREFIX-PID-RANDOM``: unique across the modules of one test run, and across runs."""
+    return f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 class NetworkNamespace:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -54,21 +71,27 @@ class NetworkNamespace:
     @classmethod
     @contextmanager
     def create(cls, prefix: str) -> Iterator[NetworkNamespace]:
-        """A new namespace named ``PREFIX-PID`` with its loopback up; deleted on exit."""
-        if shutil.which("ip") is None:
-            raise NamespaceUnavailable("iproute2's ip command is not installed")
-        name = f"{prefix}-{os.getpid()}"
-        added = subprocess.run(
-            ["ip", "netns", "add", name], capture_output=True, text=True, check=False
-        )
-        if added.returncode != 0:
-            raise NamespaceUnavailable(f"ip netns add {name}: {added.stderr.strip()}")
-        namespace = cls(name)
+        """A new namespace (``unique_name(prefix)``) with its loopback up; deleted on exit."""
+        namespace = cls(unique_name(prefix))
+        namespace.add()
         try:
-            namespace.run(["ip", "link", "set", "lo", "up"])
             yield namespace
         finally:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+            namespace.delete()
+
+    def add(self) -> None:
+        """Create the namespace and bring its loopback up (``delete`` undoes it)."""
+        if shutil.which("ip") is None:
+            raise NamespaceUnavailable("iproute2's ip command is not installed")
+        added = subprocess.run(
+            ["ip", "netns", "add", self.name], capture_output=True, text=True, check=False
+        )
+        if added.returncode != 0:
+            raise NamespaceUnavailable(f"ip netns add {self.name}: {added.stderr.strip()}")
+        self.run(["ip", "link", "set", "lo", "up"])
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
 
     def command(self, args: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.name, *args]
@@ -90,14 +113,48 @@ class NetworkNamespace:
 
     def enter_current_thread(self) -> None:
         """Move the calling thread (only it) into this namespace."""
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(self.path, os.O_RDONLY)
+        _setns(self.path, self.name)
+
+    @contextmanager
+    def entered(self) -> Iterator[None]:
+        """Run this thread (and the threads and processes it starts) inside the namespace."""
+        # Held open for the way back, whatever happens meanwhile.
+        fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
-            if libc.setns(fd, _CLONE_NEWNET) != 0:
-                errno = ctypes.get_errno()
-                raise OSError(errno, f"setns into {self.name}: {os.strerror(errno)}")
+            self.enter_current_thread()
+            try:
+                yield
+            finally:
+                _setns_fd(fd, "the test's own namespace")
         finally:
             os.close(fd)
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Stop one process we started, by its PID: SIGTERM, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _setns(path: Path, name: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _setns_fd(fd, name)
+    finally:
+        os.close(fd)
+
+
+def _setns_fd(fd: int, name: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns into {name}: {os.strerror(errno)}")
 
 
 class NamespaceHttp:
