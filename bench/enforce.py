@@ -333,10 +333,10 @@ class Population:
             close_timeout=5,
         )
         await ws.send(json.dumps({"type": "hello", "token": joined["token"]}))
-        # Another member's roster broadcast may overtake the welcome: the hub registers the
-        # connection before the server sends the welcome.
-        while json.loads(await ws.recv()).get("type") != "welcome":
-            pass
+        # The protocol promises the welcome first (no roster broadcast may overtake it).
+        first = json.loads(await ws.recv())
+        if first.get("type") != "welcome":
+            raise HttpError(f"expected the welcome first, got {first.get('type')!r}")
         member.ws = ws
         member.reader = asyncio.create_task(self._read(member, ws))
 

@@ -50,6 +50,9 @@ def test_a_cn_restriction_removes_exactly_the_cn_participants(platform: Platform
             "2 participant(s) located in China were removed under case CASE-TEST-1"
             in notice["text"]
         )
+        assert set(notice["texts"]) == {"en", "de", "zh"}
+        assert notice["texts"]["en"] == notice["text"]
+        assert "CASE-TEST-1" in notice["texts"]["zh"]
         assert member.is_open()
     roster = platform.roster()
     assert {roster[members[w].participant_id] for w in ("CN", "CN2")} == {"removed"}
@@ -204,6 +207,7 @@ def test_relay_only_between_roster_members(platform: Platform) -> None:
     hk.send({"type": "signal", "to": cn.participant_id, "data": {"sdp": "x"}})
     error = hk.expect("error")
     assert error["code"] == "not_in_roster"
+    assert error["to"] == cn.participant_id  # which of its signals the sender should drop
 
 
 def test_removed_participants_token_no_longer_opens_a_signalling_channel(

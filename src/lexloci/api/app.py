@@ -15,7 +15,6 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from lexloci import __version__
-from lexloci.api.collector import CollectorWatch
 from lexloci.api.errors import install_error_handlers
 from lexloci.api.limits import BodyLimit
 from lexloci.api.routes import (
@@ -33,6 +32,7 @@ from lexloci.api.routes import (
     signalling,
 )
 from lexloci.bootstrap import Container
+from lexloci.collector import CollectorWatch
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -79,7 +79,7 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.bus.start(container.live.apply_change)
-        # Everything built at start-up lives as long as the process; see lexloci.api.collector.
+        # Everything built at start-up lives as long as the process; see lexloci.collector.
         app.state.collector = CollectorWatch.install()
         tasks = [
             asyncio.create_task(_expire_forever(container)),

@@ -49,6 +49,7 @@ __all__ = [
     "MAX_ACTOR_LENGTH",
     "AuditEncodingError",
     "JsonValue",
+    "NormalizeMemo",
     "canonical_json",
     "encode_body",
     "entry_hash",
@@ -121,17 +122,51 @@ def validate_actor(actor: str) -> str:
     return actor
 
 
-def normalize_payload(payload: Mapping[str, object]) -> dict[str, JsonValue]:
+#: ``normalize_payload``'s memo: id of a top-level value -> (that value, its normalized form).
+#: Holding the value keeps its id from being reused while the memo lives.
+NormalizeMemo = dict[int, tuple[object, JsonValue]]
+
+
+def normalize_payload(
+    payload: Mapping[str, object], memo: NormalizeMemo | None = None
+) -> dict[str, JsonValue]:
     """The payload as plain JSON values, checked against the encoding rules.
 
     Datetimes become timestamps, dates ``YYYY-MM-DD``, tuples lists, str/int enums their values.
     Anything else that is not JSON (floats, sets, bytes, objects) is refused with the path to it.
+
+    With a ``memo``, a top-level dict or list value that an earlier payload of the same memo
+    also held (the same object: a sweep's entries share their evidence and context) is
+    normalized once; callers must not change such values while the memo lives.
     """
     if not isinstance(payload, Mapping):
         raise AuditEncodingError(f"payload must be a mapping, got {type(payload).__name__}")
-    normalized = _normalize(payload)
-    assert isinstance(normalized, dict)  # a Mapping always normalizes to a dict
-    return normalized
+    if memo is None or type(payload) is not dict:
+        normalized = _normalize(payload)
+        assert isinstance(normalized, dict)  # a Mapping always normalizes to a dict
+        return normalized
+    out: dict[str, JsonValue] = {}
+    shared: dict[str, JsonValue] = {}
+    rest: dict[object, object] = {}
+    for key, value in payload.items():
+        kind = type(value)
+        if type(key) is str and (kind is dict or kind is list):
+            held = memo.get(id(value))
+            if held is None or held[0] is not value:
+                held = memo[id(value)] = (value, _normalize_at(key, value))
+            shared[key] = held[1]
+        else:
+            rest[key] = value
+    out = _normalize_dict(rest)
+    out.update(shared)
+    return out
+
+
+def _normalize_at(key: str, value: object) -> JsonValue:
+    try:
+        return _normalize(value)
+    except AuditEncodingError as exc:
+        raise AuditEncodingError(f"at {key!r}: {exc}") from None
 
 
 def _normalize(value: object) -> JsonValue:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from lexloci.audit.encoding import (
     ENCODING_VERSION,
     JsonValue,
+    NormalizeMemo,
     canonical_json,
     encode_body,
     entry_hash,
@@ -159,12 +160,14 @@ def seal(
     actor: str,
     at: dt.datetime,
     payload: Mapping[str, object],
+    memo: NormalizeMemo | None = None,
 ) -> SealedEntry:
-    """Build the record and entry for the next link of a chain whose head is ``prev_hash``."""
+    """Build the record and entry for the next link of a chain whose head is ``prev_hash``
+    (``memo``: see ``normalize_payload``)."""
     if not isinstance(tag, AuditTag):
         raise TypeError(f"tag must be an AuditTag, got {tag!r}")
     validate_actor(actor)
-    normalized = normalize_payload(payload)
+    normalized = normalize_payload(payload, memo)
     at_text = format_timestamp(at)
     body = encode_body(seq=seq, tag=tag.value, actor=actor, at=at_text, payload=normalized)
     digest = entry_hash(prev_hash, body)

@@ -21,12 +21,14 @@ it more than once, and reaches it on every node.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from anyio import to_thread
 
+from lexloci import collector
 from lexloci.media import MediaPlane, MeshMediaPlane
 from lexloci.meetings.model import MeetingSession
 from lexloci.meetings.service import (
@@ -119,17 +121,19 @@ class LiveMeetings:
         return result, media
 
     async def activate(self, restriction: Restriction, actor: str) -> RemovalOutcome:
-        outcome = await to_thread.run_sync(self.service.activate, restriction, actor)
-        await self.apply_outcome(outcome)
-        for hook in self.change_hooks:
-            await hook(restriction)
+        with collector.paused():  # an enforcement burst: no collector pause inside it
+            outcome = await to_thread.run_sync(self.service.activate, restriction, actor)
+            await self.apply_outcome(outcome)
+            for hook in self.change_hooks:
+                await hook(restriction)
         return outcome
 
     async def apply_change(self, restriction: Restriction) -> RemovalOutcome:
-        outcome = await to_thread.run_sync(self.service.apply_change, restriction)
-        await self.apply_outcome(outcome)
-        for hook in self.change_hooks:
-            await hook(restriction)
+        with collector.paused():  # an enforcement burst: no collector pause inside it
+            outcome = await to_thread.run_sync(self.service.apply_change, restriction)
+            await self.apply_outcome(outcome)
+            for hook in self.change_hooks:
+                await hook(restriction)
         return outcome
 
     async def apply_outcome(self, outcome: RemovalOutcome) -> None:
@@ -139,11 +143,18 @@ class LiveMeetings:
         await asyncio.gather(
             *(self.media.remove(r.session_id, r.participant_id) for r in outcome.removed)
         )
+        # A sweep's removals share their notices (one per territory, case and language):
+        # each is encoded once, not once per removed participant.
+        encoded: dict[int, str] = {}
+        for r in outcome.removed:
+            if id(r.notice) not in encoded:
+                encoded[id(r.notice)] = json.dumps(
+                    {"type": "removed", "notice": r.notice.to_dict()},
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                )
         await self.hub.detach_many(
-            (
-                (r.session_id, r.participant_id, {"type": "removed", "notice": r.notice.to_dict()})
-                for r in outcome.removed
-            ),
+            ((r.session_id, r.participant_id, encoded[id(r.notice)]) for r in outcome.removed),
             CLOSE_REMOVED,
         )
         await asyncio.gather(

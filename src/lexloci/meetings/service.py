@@ -44,7 +44,13 @@ from lexloci.meetings.model import (
     ParticipantState,
     SessionState,
 )
-from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
+from lexloci.meetings.notices import (
+    LANGUAGES,
+    NoticeKind,
+    host_notice,
+    notice_texts,
+    participant_notice,
+)
 from lexloci.meetings.placement import NODE_TTL, choose_node
 from lexloci.meetings.ports import StateChange, Store, Tx
 from lexloci.policy import (
@@ -208,6 +214,11 @@ class HostNotice:
             "territory": self.territory,
             "case_ref": self.case_ref,
             "text": self.text,
+            # Every supported language, so each member's page can show it in its own.
+            "texts": {
+                lang: host_notice(self.count, self.territory, self.case_ref, lang)
+                for lang in LANGUAGES
+            },
         }
 
 

@@ -27,6 +27,7 @@ log = logging.getLogger("lexloci.signalling")
 CLOSE_REMOVED = 4403
 CLOSE_SESSION_ENDED = 4410
 CLOSE_REPLACED = 4409
+_CLOSE_REASONS = {CLOSE_REMOVED: "removed", CLOSE_SESSION_ENDED: "session_ended"}
 
 
 class Connection(Protocol):
@@ -40,6 +41,7 @@ class Connection(Protocol):
 class SignallingHub:
     def __init__(self) -> None:
         self._sessions: dict[str, dict[str, Connection]] = {}
+        self._unwelcomed: set[Connection] = set()  # attached, not yet sent their welcome
 
     def connected(self, session_id: str) -> set[str]:
         return set(self._sessions.get(session_id, {}))
@@ -47,39 +49,66 @@ class SignallingHub:
     def is_connected(self, session_id: str, participant_id: str) -> bool:
         return participant_id in self._sessions.get(session_id, {})
 
-    async def attach(self, session_id: str, participant_id: str, conn: Connection) -> None:
-        """Register a roster member's connection; a second connection replaces the first."""
+    async def attach(
+        self, session_id: str, participant_id: str, conn: Connection, *, welcomed: bool = True
+    ) -> None:
+        """Register a roster member's connection; a second connection replaces the first.
+
+        With ``welcomed=False`` the member gets no broadcasts until ``welcomed`` is called
+        (relayed signals and its removal still reach it)."""
         members = self._sessions.setdefault(session_id, {})
         old = members.get(participant_id)
         members[participant_id] = conn
+        if not welcomed:
+            self._unwelcomed.add(conn)
         if old is not None and old is not conn:
+            self._unwelcomed.discard(old)
             await _close_quietly(old, CLOSE_REPLACED, "replaced by a newer connection")
+
+    def welcomed(self, session_id: str, participant_id: str) -> None:
+        conn = self._sessions.get(session_id, {}).get(participant_id)
+        if conn is not None:
+            self._unwelcomed.discard(conn)
 
     def forget(self, session_id: str, participant_id: str, conn: Connection) -> None:
         """Drop a connection that closed by itself (only if it is still the registered one)."""
         members = self._sessions.get(session_id)
+        self._unwelcomed.discard(conn)
         if members is not None and members.get(participant_id) is conn:
             del members[participant_id]
             if not members:
                 del self._sessions[session_id]
 
     async def detach(
-        self, session_id: str, participant_id: str, message: dict[str, Any] | None, code: int
+        self,
+        session_id: str,
+        participant_id: str,
+        message: dict[str, Any] | str | None,
+        code: int,
     ) -> None:
-        """Remove a member: tell them why (if given), then close their connection."""
+        """Remove a member: tell them why (if given; a ``str`` is sent as already-encoded
+        JSON, which lets a sweep encode one notice for many members), then close their
+        connection."""
         members = self._sessions.get(session_id)
         conn = members.pop(participant_id, None) if members is not None else None
         if members is not None and not members:
             self._sessions.pop(session_id, None)
         if conn is None:
             return
-        if message is not None:
+        self._unwelcomed.discard(conn)
+        reason = None
+        if isinstance(message, str):
+            with contextlib.suppress(Exception):
+                await conn.send_text(message)
+            reason = _CLOSE_REASONS.get(code)
+        elif message is not None:
             with contextlib.suppress(Exception):
                 await conn.send_json(message)
-        await _close_quietly(conn, code, str(message.get("type", "")) if message else None)
+            reason = str(message.get("type", ""))
+        await _close_quietly(conn, code, reason)
 
     async def detach_many(
-        self, items: Iterable[tuple[str, str, dict[str, Any] | None]], code: int
+        self, items: Iterable[tuple[str, str, dict[str, Any] | str | None]], code: int
     ) -> None:
         await asyncio.gather(*(self.detach(s, p, m, code) for s, p, m in items))
 
@@ -103,8 +132,13 @@ class SignallingHub:
         if not members:
             return
         text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        unwelcomed = self._unwelcomed
         await asyncio.gather(
-            *(_send_text_quietly(conn, text) for pid, conn in members if pid != exclude)
+            *(
+                _send_text_quietly(conn, text)
+                for pid, conn in members
+                if pid != exclude and conn not in unwelcomed
+            )
         )
 
 

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, Select, inspect, select, text
 
-from lexloci.audit.encoding import GENESIS_HASH
+from lexloci.audit.encoding import GENESIS_HASH, NormalizeMemo
 from lexloci.audit.log import DEFAULT_ORIGIN, check_page_limit
 from lexloci.audit.model import AuditEntry, AuditPage, AuditRecord, Checkpoint, NewEntry, seal
 from lexloci.audit.tags import AuditTag
@@ -289,7 +289,7 @@ class SqlAuditLog:
 class ChainWriter:
     """Appends to the chain within one write transaction (``SqlAuditLog.writer``)."""
 
-    __slots__ = ("_clock", "_conn", "_insert_sql", "_pending", "prev_hash", "seq")
+    __slots__ = ("_clock", "_conn", "_insert_sql", "_memo", "_pending", "prev_hash", "seq")
 
     def __init__(
         self, conn: Connection, insert_sql: str, clock: Clock, seq: int, prev_hash: str
@@ -300,6 +300,8 @@ class ChainWriter:
         self.seq = seq
         self.prev_hash = prev_hash
         self._pending: list[AuditRecord] = []
+        # Entries of one transaction often share values (a sweep's evidence and context).
+        self._memo: NormalizeMemo = {}
 
     def append(self, tag: AuditTag, actor: str, payload: Mapping[str, object]) -> AuditEntry:
         sealed = seal(
@@ -309,6 +311,7 @@ class ChainWriter:
             actor=actor,
             at=self._clock.now(),
             payload=payload,
+            memo=self._memo,
         )
         self._pending.append(sealed.record)
         self.seq += 1

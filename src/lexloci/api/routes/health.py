@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from lexloci import __version__
-from lexloci.api.collector import CollectorWatch
 from lexloci.api.deps import container_of
+from lexloci.collector import CollectorWatch
 from lexloci.errors import Unavailable
 
 router = APIRouter(tags=["health"])

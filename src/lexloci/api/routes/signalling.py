@@ -41,8 +41,8 @@ CLOSE_BAD_HELLO = 4401
 CLOSE_PROTOCOL = 4400
 
 
-async def _error(ws: WebSocket, code: str, message: str) -> None:
-    await ws.send_json({"type": "error", "code": code, "message": message})
+async def _error(ws: WebSocket, code: str, message: str, **details: Any) -> None:
+    await ws.send_json({"type": "error", "code": code, "message": message, **details})
 
 
 def _parse(raw: str) -> dict[str, Any] | None:
@@ -96,7 +96,7 @@ async def _serve_member(ws: WebSocket, session_id: str, participant_id: str) -> 
                     ws, "invalid_message", "signal needs 'to' (an id) and 'data' (an object)"
                 )
             elif not await hub.relay(session_id, participant_id, target, data):
-                await _error(ws, "not_in_roster", f"{target} is not a connected member")
+                await _error(ws, "not_in_roster", f"{target} is not a connected member", to=target)
         elif kind == "ping":
             await ws.send_json({"type": "pong"})
         elif kind == "leave":
@@ -115,9 +115,13 @@ async def signal(ws: WebSocket, session_id: str) -> None:
     if participant_id is None:
         return
     hub = container.hub
-    await hub.attach(session_id, participant_id, ws)
+    # Attached at once (a removal from now on closes this socket), but left out of roster
+    # broadcasts until the welcome is sent, so the welcome is always the first roster the
+    # member sees; the broadcast scheduled after it covers any change made in between.
+    await hub.attach(session_id, participant_id, ws, welcomed=False)
     roster = await to_thread.run_sync(container.live.roster_message, session_id)
     await ws.send_json({**roster, "type": "welcome", "participant_id": participant_id})
+    hub.welcomed(session_id, participant_id)
     container.live.roster_changed(session_id)
     try:
         await _serve_member(ws, session_id, participant_id)
