@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 from iptocc import country_code as _iptocc_country_code
 
@@ -80,6 +81,19 @@ class Locator:
                 sig = SignalLocation(Signal.CLIENT_IP, code, frozenset({code}), (answer,))
                 self._by_code[code] = Location(code, (sig,))
         self._unregistered = self._combine((_from_answers(_CLIENT_IP, (), frozenset()),))
+        self._snapshots: dict[str | None, dict[str, Any]] = {}
+
+    def snapshot(self, location: Location) -> dict[str, Any]:
+        """``location.to_dict()``, built once per territory for the fast path's shared
+        Locations (every join records one, twice). The dict may be shared: read it, never
+        change it."""
+        territory = location.territory
+        if self._by_code.get(territory) is not location:
+            return location.to_dict()
+        held = self._snapshots.get(territory)
+        if held is None:
+            held = self._snapshots[territory] = location.to_dict()
+        return held
 
     # -- description ---------------------------------------------------------------------
 

@@ -143,6 +143,7 @@ class GateResult:
     location: Location
     decision: Decision
     notice: Notice | None
+    evidence: dict[str, Any]  # the location's snapshot (``Locator.snapshot``): read-only
 
     @property
     def admitted(self) -> bool:
@@ -163,7 +164,7 @@ class GateResult:
             "session_id": session_id,
             "context": decision.context.to_dict(),
             "territory": self.location.territory,
-            "evidence": self.location.to_dict(),
+            "evidence": self.evidence,
             "client_ip": client.address,
             "client_address_via": client.via,
             "phone": phone,
@@ -502,7 +503,7 @@ class MeetingService:
         decision = self.engine.decide(context, location, self.clock.now())
         admitted = decision.effect is Effect.ALLOW
         notice = None if admitted else self._notice(NoticeKind.BLOCKED, decision, language)
-        return GateResult(location, decision, notice)
+        return GateResult(location, decision, notice, self.locator.snapshot(location))
 
     def node_url(self, node: str) -> str | None:
         return next((n["url"] for n in self.store.nodes() if n["name"] == node), None)
@@ -538,7 +539,7 @@ class MeetingService:
             state=ParticipantState.JOINED if admitted else ParticipantState.BLOCKED,
             joined_at=decision.decided_at,
             territory=location.territory,
-            location=location.to_dict(),
+            location=gate.evidence,
             client_ip=request.client.address,
             phone=request.phone,
             user_id=user_id,

@@ -129,7 +129,7 @@ class PlatformDecision:
                 "via": self.client.via,
                 "reason": self.client.reason,
             },
-            "evidence": self.gate.location.to_dict(),
+            "evidence": self.gate.evidence,
         }
 
 
