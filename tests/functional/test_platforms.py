@@ -25,6 +25,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from lexloci.audit import VerifyStatus
 from lexloci.auth import Role
 from lexloci.bootstrap import build_container
 from lexloci.config import Settings
@@ -662,6 +663,14 @@ def test_every_node_sweeps_but_each_removal_is_ordered_and_audited_once(
         e for e in staff.audit("meeting:participant:removed") if e["payload"].get("platform")
     ]
     assert sorted(e["payload"]["order_id"] for e in removed) == sorted(o["id"] for o in orders)
+    # Order entries are written from pre-encoded parts (ChainWriter.append_encoded): each body
+    # must still be exactly the canonical encoding of what it says.
+    checked = server.container.audit_log.verify(deep=True)
+    assert checked.status is VerifyStatus.INTACT, checked
+    first = removed[0]["payload"]
+    assert first["evidence"]["territory"] == "CN"
+    assert first["reason"]["restriction_id"] == restriction["id"]
+    assert first["context"]["meeting_id"] == f"edge:{ROOM}"
 
 
 def test_concurrent_sweeps_on_two_nodes_make_each_order_once(
