@@ -38,10 +38,12 @@ from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, part
 from lexloci.platforms.model import LivePresence, RemovalOrder, order_id, participant_key
 from lexloci.policy import DecisionReason, Removal, Restriction
 
-__all__ = ["ORDER_EVENT", "MadeOrder", "OrderMaker"]
+__all__ = ["BATCH_EVENT", "ORDER_ACTOR", "ORDER_EVENT", "MadeOrder", "OrderMaker"]
 
 #: The ``type`` of every removal order (webhook body and server-sent event name).
 ORDER_EVENT: Final = "participant.removal_ordered"
+#: The ``type`` of a batch webhook: ``data.orders`` holds whole ``ORDER_EVENT`` messages.
+BATCH_EVENT: Final = "participant.removal_ordered.batch"
 #: Who the audit log says made an order.
 ORDER_ACTOR: Final = "system:enforcement"
 

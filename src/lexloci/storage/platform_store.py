@@ -92,6 +92,7 @@ class SqlPlatformTx:
                 timeout_ms=_ms(policy.timeout),
                 ack_timeout_ms=_ms(policy.ack_timeout),
                 concurrency=policy.concurrency,
+                batch_size=policy.batch_size,
                 created_at=platform.created_at,
             )
         )
@@ -539,6 +540,7 @@ def _platform(row: sa.Row[Any]) -> Platform:
             timeout=ms(row.timeout_ms),
             ack_timeout=ms(row.ack_timeout_ms),
             concurrency=row.concurrency,
+            batch_size=row.batch_size,
         ),
         created_at=row.created_at,
     )
