@@ -36,11 +36,12 @@ lease) — each time with the same idempotency key, so the receiver acts once.
 
 **Why a small HTTP/1.1 client of its own.** With single-order messages, 10,000 orders in a
 couple of seconds: on this project's machines httpx's per-request overhead measured 5-10x the
-cost of the exchange itself, and h11 alone (the protocol engine under httpx) still 1-2 ms per request, most
-of it validating headers lexloci wrote itself. ``_Connection`` writes each request whole and
-reads the answer's status, headers and body framing (Content-Length, chunked, or to the end of
-the connection; at most 64 KiB), which is all a webhook needs; TLS comes from the standard
-library for ``https://`` URLs. Anything it cannot read is a failed attempt, never a success.
+cost of the exchange itself, and h11 alone (the protocol engine under httpx) still 1-2 ms per
+request, most of it validating headers lexloci wrote itself. ``_Connection`` writes each
+request whole and reads the answer's status, headers and body framing (Content-Length,
+chunked, or to the end of the connection; at most 64 KiB), which is all a webhook needs; TLS
+comes from the standard library for ``https://`` URLs. Anything it cannot read is a failed
+attempt, never a success.
 """
 
 from __future__ import annotations
