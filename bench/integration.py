@@ -3,13 +3,16 @@ gate, and the time from a restriction's activation to every removal order acknow
 10,000 live participants of one platform — in one process run.
 
 Usage: python bench/integration.py [--participants 10000] [--runs 3] [--seconds 3] [--workers 32]
+                                   [--batch-size 250]
 
 Set-up. The server is the product's own app (``create_app`` on ``build_container``, SQLite in a
 temporary folder with WAL and synchronous=FULL as in production, trusted proxy 127.0.0.1/32)
 run by uvicorn with ``lexloci serve``'s options in a subprocess of this script, so server and
 clients each have a core of their own. Before it starts, this script writes the staff tokens
 and registers the platform ``bench`` (``PlatformService.register``, the code behind
-``lexloci platform add``) with its webhook pointing at a receiver in this process.
+``lexloci platform add``) with its webhook pointing at a receiver in this process, 64
+concurrent requests and ``--batch-size`` orders per signed request (batch messages; 1 measures
+single-order messages).
 
 Decisions vs. join gate. ``--workers`` keep-alive HTTP/1.1 connections (a small raw asyncio
 client, so the driver costs as little as possible) send back-to-back POSTs for ``--seconds``
@@ -28,7 +31,8 @@ order), files a CN request against ``bench:room-live`` through the case workflow
 request is sent, so it includes the case decision transaction, the sweep, the orders' writes
 and audit entries, and every webhook. The receiver is an asyncio HTTP/1.1 server in this
 process that verifies each webhook's Standard Webhooks signature with the ``standardwebhooks``
-library and answers 204 (which acknowledges the order); an order's time is when its 204 is
+library, reads every order in it (a batch's ``data.orders``, or the single order) and answers 204
+(which acknowledges every order the request carried); an order's time is when that 204 is
 written. Reported per run: p50, p99 and the last order's time, and when lexloci itself listed
 no unacknowledged order (polled); the figure is the median of the runs' p99. Between runs the
 case's restriction is lifted by appeal and the participants are replaced by new ones.
@@ -128,7 +132,7 @@ def serve(port: int, database_url: str) -> None:
     )
 
 
-def prepare(database_url: str, webhook_url: str) -> dict[str, str]:
+def prepare(database_url: str, webhook_url: str, batch_size: int) -> dict[str, str]:
     """Staff tokens and the platform's registration, written before the server starts."""
     from lexloci.auth import Role
     from lexloci.bootstrap import build_container
@@ -147,7 +151,7 @@ def prepare(database_url: str, webhook_url: str) -> dict[str, str]:
             )
         }
         registered = container.platforms.register(
-            "bench", webhook_url, delivery=DeliveryPolicy(concurrency=64)
+            "bench", webhook_url, delivery=DeliveryPolicy(concurrency=64, batch_size=batch_size)
         )
         tokens["platform"] = container.tokens.create("bench", now, platform="bench")[1]
         tokens["secret"] = registered.secret
@@ -249,11 +253,17 @@ class Receiver:
         except WebhookVerificationError:
             self.bad += 1
             return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
-        webhook_id = headers["webhook-id"]
-        if webhook_id in self.answered:
-            self.repeats += 1
+        message = json.loads(body)
+        if message["type"] == "participant.removal_ordered.batch":
+            ids = [order["data"]["idempotency_key"] for order in message["data"]["orders"]]
         else:
-            self.answered[webhook_id] = time.perf_counter()
+            ids = [message["data"]["idempotency_key"]]
+        at = time.perf_counter()
+        for order_id in ids:
+            if order_id in self.answered:
+                self.repeats += 1
+            else:
+                self.answered[order_id] = at
         return b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -448,7 +458,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lexloci-bench-") as folder:
         database_url = f"sqlite:///{Path(folder) / 'bench.db'}"
         receiver_port = free_port()
-        tokens = prepare(database_url, f"http://127.0.0.1:{receiver_port}/orders")
+        tokens = prepare(database_url, f"http://127.0.0.1:{receiver_port}/orders", args.batch_size)
         receiver = Receiver(tokens["secret"])
         loop = asyncio.get_running_loop()
         listener = await loop.create_server(
@@ -505,6 +515,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "participants": args.participants,
         "runs": args.runs,
         "workers": args.workers,
+        "batch_size": args.batch_size,
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         ),
@@ -520,6 +531,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=250)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:

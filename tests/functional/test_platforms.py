@@ -25,10 +25,12 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from lexloci.audit import VerifyStatus
 from lexloci.auth import Role
 from lexloci.bootstrap import build_container
 from lexloci.config import Settings
 from lexloci.integrations import (
+    BATCH_TYPE,
     Delivery,
     InvalidWebhook,
     LexlociClient,
@@ -636,6 +638,65 @@ def test_the_event_stream_delivers_the_same_orders_until_acknowledged(
     assert missing.value.status == 404
 
 
+def test_a_batch_receiver_gets_signed_batches_that_acknowledge_every_order_inside(
+    server: LiveServer, staff: Staff, platforms: Callable[..., Acme], receiver: Receiver
+) -> None:
+    bulk = platforms("bulk", receiver.url, batch_size=50, timeout_s=5)
+    receiver.secret = bulk.secret
+    assert staff.call("admin", "GET", "/platforms/bulk").json()["delivery"]["batch_size"] == 50
+    events = [
+        {
+            "id": f"b{i}",
+            "type": "participant.joined",
+            "meeting_ref": ROOM,
+            "participant_ref": f"p-{i}",
+            "client_ip": ADDRESS["CN" if i % 4 else "HK"],
+        }
+        for i in range(160)
+    ]
+    bulk.client.send_events(events)
+    staff.restrict(f"bulk:{ROOM}")
+    wait_for(lambda: len(bulk.client.orders("acknowledged")) == 120, "120 orders acknowledged")
+    listed = {o["id"]: o for o in bulk.client.orders("all")}
+    assert len(listed) == 120
+
+    verifier = WebhookVerifier(bulk.secret)
+    carried: Counter[str] = Counter()
+    for request in receiver.requests:
+        assert request.verified, request.error
+        assert request.webhook_id.startswith("bat_")
+        body = json.loads(request.body)
+        assert body["type"] == BATCH_TYPE
+        assert 1 <= body["data"]["count"] == len(body["data"]["orders"]) <= 50
+        headers = {
+            "webhook-id": request.webhook_id,
+            "webhook-timestamp": request.timestamp,
+            "webhook-signature": Webhook(bulk.secret).sign(
+                request.webhook_id,
+                dt.datetime.fromtimestamp(int(request.timestamp), dt.UTC),
+                request.body.decode(),
+            ),
+        }
+        received = verifier.verify_all(request.body, headers)
+        for item, inner in zip(received, body["data"]["orders"], strict=True):
+            assert item.delivery is Delivery.FIRST
+            assert item.webhook_id == item.order.idempotency_key == item.order.order_id
+            # Each order inside is the single-order message, byte for byte as listed.
+            assert inner == listed[item.order.order_id]["order"]
+            assert inner["type"] == "participant.removal_ordered"
+            carried[item.order.order_id] += 1
+            verifier.done(item)
+        assert all(
+            r.delivery is Delivery.REPEAT for r in verifier.verify_all(request.body, headers)
+        )
+        with pytest.raises(InvalidWebhook, match="verify_all"):
+            verifier.verify(request.body, headers)
+    assert set(carried) == set(listed)
+    assert set(carried.values()) == {1}
+    assert {o["acked_via"] for o in listed.values()} == {"webhook"}
+    assert {o["attempts"] for o in listed.values()} == {1}
+
+
 # -- exactly once, across nodes and processes --------------------------------------------------
 
 
@@ -662,6 +723,14 @@ def test_every_node_sweeps_but_each_removal_is_ordered_and_audited_once(
         e for e in staff.audit("meeting:participant:removed") if e["payload"].get("platform")
     ]
     assert sorted(e["payload"]["order_id"] for e in removed) == sorted(o["id"] for o in orders)
+    # Order entries are written from pre-encoded parts (ChainWriter.append_encoded): each body
+    # must still be exactly the canonical encoding of what it says.
+    checked = server.container.audit_log.verify(deep=True)
+    assert checked.status is VerifyStatus.INTACT, checked
+    first = removed[0]["payload"]
+    assert first["evidence"]["territory"] == "CN"
+    assert first["reason"]["restriction_id"] == restriction["id"]
+    assert first["context"]["meeting_id"] == f"edge:{ROOM}"
 
 
 def test_concurrent_sweeps_on_two_nodes_make_each_order_once(

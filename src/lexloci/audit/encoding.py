@@ -51,12 +51,15 @@ __all__ = [
     "JsonValue",
     "NormalizeMemo",
     "canonical_json",
+    "canonical_spliced",
+    "canonical_text",
     "encode_body",
     "entry_hash",
     "format_timestamp",
     "frame",
     "normalize_payload",
     "parse_timestamp",
+    "slot",
     "validate_actor",
 ]
 
@@ -90,6 +93,40 @@ _encode_string: Final = encode_basestring  # the C string encoder, without ASCII
 def canonical_json(value: JsonValue) -> bytes:
     """The canonical bytes of an already-normalized JSON value (see the module docstring)."""
     return _CANONICAL_ENCODER.encode(value).encode("utf-8")
+
+
+_TOKENS: dict[str, str] = {}  # slot name -> its encoded token
+
+
+def canonical_text(value: object) -> str:
+    """The canonical JSON text of any value the payload rules accept (normalized first)."""
+    return _CANONICAL_ENCODER.encode(_normalize(value))
+
+
+def slot(name: str) -> str:
+    """A placeholder string for ``canonical_spliced``: NUL-delimited, so that no value that
+    passed ``check_ref``-style validation (printable text) can be mistaken for it."""
+    return f"\x00{name}\x00"
+
+
+def canonical_spliced(value: Mapping[str, object], pieces: Mapping[str, str]) -> str | None:
+    """The canonical JSON text of ``value`` with each ``slot(name)`` string inside it replaced
+    by ``pieces[name]``, itself canonical text (``canonical_text``).
+
+    This is how many entries that share large parts (the same evidence snapshot, the same
+    reason) are encoded without encoding the shared parts again for each: the result is
+    exactly ``canonical_json`` of the value with the pieces in place of the slots, because a
+    canonical object's text is its members' texts in key order, whatever those members are.
+    Returns None — the caller encodes the whole value instead — if a slot's token does not
+    occur exactly once (a value that happened to contain it).
+    """
+    text = _CANONICAL_ENCODER.encode(_normalize(value))
+    for name, piece in pieces.items():
+        token = _TOKENS.get(name) or _TOKENS.setdefault(name, _encode_string(slot(name)))
+        if text.count(token) != 1:
+            return None
+        text = text.replace(token, piece)
+    return text
 
 
 def format_timestamp(moment: dt.datetime) -> str:

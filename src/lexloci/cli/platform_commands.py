@@ -77,6 +77,9 @@ def add(
         float, typer.Option(help="Seconds before an order answered 202 is sent again.")
     ] = 60.0,
     concurrency: Annotated[int, typer.Option(help="Parallel requests to the webhook.")] = 16,
+    batch_size: Annotated[
+        int, typer.Option(help="Orders per webhook request (1: single-order messages).")
+    ] = 1,
     db: DbOption = None,
 ) -> None:
     """Register a platform; print its signing secret, then its API token (each shown once).
@@ -91,6 +94,7 @@ def add(
             timeout=dt.timedelta(seconds=timeout),
             ack_timeout=dt.timedelta(seconds=ack_timeout),
             concurrency=concurrency,
+            batch_size=batch_size,
         )
     except LexlociError as exc:
         raise _fail(exc.message) from None

@@ -6,6 +6,7 @@ or depend on lexloci just for it. The guide is docs/integration.md.
 """
 
 from lexloci.integrations.client import (
+    BATCH_TYPE,
     Delivery,
     InvalidWebhook,
     JoinDecision,
@@ -17,6 +18,7 @@ from lexloci.integrations.client import (
 )
 
 __all__ = [
+    "BATCH_TYPE",
     "Delivery",
     "InvalidWebhook",
     "JoinDecision",

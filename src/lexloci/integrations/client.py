@@ -13,6 +13,8 @@ Three pieces, each usable alone:
   minutes, the ``webhook-id``s acted on: a repeat within the window (lexloci retrying after a
   lost answer, or a replay) is reported as ``Delivery.REPEAT`` so the receiver answers 2xx
   without acting twice. Anything that fails verification raises ``InvalidWebhook``: answer 400.
+  ``verify_all`` also reads batch messages (a platform registered with ``batch_size`` > 1):
+  one ``ReceivedOrder`` per order inside, each keyed by the order's own idempotency key.
 - ``RemovalOrder`` is the order's ``data`` with names.
 
 Invariant: nothing here imports the rest of lexloci (see ``lexloci.integrations``).
@@ -31,7 +33,11 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
+#: The ``type`` of a batch webhook (``data.orders``: single-order messages).
+BATCH_TYPE = "participant.removal_ordered.batch"
+
 __all__ = [
+    "BATCH_TYPE",
     "Delivery",
     "InvalidWebhook",
     "JoinDecision",
@@ -162,16 +168,41 @@ class WebhookVerifier:
         except (ValueError, TypeError) as exc:  # malformed signature header or body
             raise InvalidWebhook(f"malformed webhook: {exc}") from None
         webhook_id = wanted["webhook-id"]
+        if isinstance(payload, dict) and payload.get("type") == BATCH_TYPE:
+            raise InvalidWebhook("a batch of orders: read it with verify_all")
         try:
             order = RemovalOrder.from_body(payload)
         except (KeyError, TypeError) as exc:
             raise InvalidWebhook(f"not a removal order: missing {exc}") from None
         if order.idempotency_key != webhook_id:
             raise InvalidWebhook("the webhook-id is not the order's idempotency key")
+        return self._received(order)
+
+    def verify_all(self, body: bytes, headers: Mapping[str, str]) -> list[ReceivedOrder]:
+        """The orders of a single-order or a batch message, each FIRST or REPEAT by its own
+        idempotency key (which ``ReceivedOrder.webhook_id`` then holds)."""
+        wanted = {k.lower(): v for k, v in headers.items()}
+        try:
+            payload = self._webhook.verify(body, wanted)
+        except WebhookVerificationError as exc:
+            raise InvalidWebhook(str(exc)) from None
+        except (ValueError, TypeError) as exc:
+            raise InvalidWebhook(f"malformed webhook: {exc}") from None
+        if not isinstance(payload, dict) or payload.get("type") != BATCH_TYPE:
+            return [self.verify(body, headers)]
+        try:
+            orders = [RemovalOrder.from_body(item) for item in payload["data"]["orders"]]
+        except (KeyError, TypeError) as exc:
+            raise InvalidWebhook(f"not a batch of removal orders: missing {exc}") from None
+        return [self._received(order) for order in orders]
+
+    def _received(self, order: RemovalOrder) -> ReceivedOrder:
         with self._lock:
             self._forget_old()
-            seen = webhook_id in self._done
-        return ReceivedOrder(webhook_id, order, Delivery.REPEAT if seen else Delivery.FIRST)
+            seen = order.idempotency_key in self._done
+        return ReceivedOrder(
+            order.idempotency_key, order, Delivery.REPEAT if seen else Delivery.FIRST
+        )
 
     def done(self, received: ReceivedOrder | str) -> None:
         """Remember that this webhook id was acted on."""

@@ -36,6 +36,7 @@ from lexloci.geo import ClientAddress
 from lexloci.policy import SessionContext
 
 __all__ = [
+    "MAX_BATCH",
     "MAX_REF",
     "PLATFORM_NAME",
     "DeliveryPolicy",
@@ -58,6 +59,8 @@ __all__ = [
     "platform_of",
 ]
 
+#: The most orders one batch webhook carries.
+MAX_BATCH: Final = 1000
 PLATFORM_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_REF: Final = 200
 _REF: Final = re.compile(r"^[\x21-\x7e]{1,%d}$" % MAX_REF)  # noqa: UP031 - a regex quantifier
@@ -142,6 +145,11 @@ class DeliveryPolicy:
     ``max_attempts`` attempts the order is dead-lettered. A ``202 Accepted`` answer means
     "received, will acknowledge later": the order is re-sent after ``ack_timeout`` unless
     acknowledged, and counts as an attempt.
+
+    ``batch_size`` 1 (the default) sends each order as its own message, whose ``webhook-id`` is
+    the order's idempotency key — what any Standard Webhooks receiver expects. Above 1, a
+    request carries up to that many orders as one batch message (``lexloci.platforms.webhooks``),
+    each keeping its own idempotency key inside; the answer counts for every order in it.
     """
 
     max_attempts: int = 12
@@ -150,6 +158,7 @@ class DeliveryPolicy:
     timeout: dt.timedelta = dt.timedelta(seconds=10)
     ack_timeout: dt.timedelta = dt.timedelta(minutes=1)
     concurrency: int = 16
+    batch_size: int = 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_attempts <= 100:
@@ -165,6 +174,8 @@ class DeliveryPolicy:
             raise InvalidInput("ack_timeout is 10 ms to one day")
         if not 1 <= self.concurrency <= 256:
             raise InvalidInput("concurrency is 1 to 256")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise InvalidInput(f"batch_size is 1 to {MAX_BATCH}")
 
     def backoff(self, attempts: int, jitter: float) -> dt.timedelta:
         """The wait after the ``attempts``-th failure; ``jitter`` in [0, 1) from the caller."""
@@ -185,6 +196,7 @@ class DeliveryPolicy:
             "timeout_ms": _ms(self.timeout),
             "ack_timeout_ms": _ms(self.ack_timeout),
             "concurrency": self.concurrency,
+            "batch_size": self.batch_size,
         }
 
 

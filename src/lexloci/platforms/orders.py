@@ -12,8 +12,12 @@ counts platform removals by territory and case like any other.
 
 An ``OrderMaker`` serves one sweep or one batch of events: a sweep of thousands of presences
 meets a handful of distinct ``Location`` objects (the locator shares one per territory on its
-fast path) and one case, so each location's evidence is encoded once and each notice written
-once per language, not once per order.
+fast path), one reason per territory and one case, so each location's evidence, each reason
+and each notice is encoded once, not once per order. An order's webhook body, its audit
+payload and the presence's stored reason are then each one small JSON encoding of the values
+that differ per order (ids and references) with the shared parts spliced in as text: the audit
+payload through ``lexloci.audit.encoding.canonical_spliced``, which gives exactly the canonical
+encoding ``seal`` would have written (``ChainWriter.append_encoded`` frames and chains it).
 
 The webhook body follows the Standard Webhooks payload shape::
 
@@ -25,18 +29,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any, Final
 
-from lexloci.audit.tags import AuditTag
+from lexloci.audit.encoding import canonical_spliced, canonical_text, slot
 from lexloci.geo import Location
 from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
 from lexloci.platforms.model import LivePresence, RemovalOrder, order_id, participant_key
-from lexloci.policy import Removal, Restriction
+from lexloci.policy import DecisionReason, Removal, Restriction
 
-__all__ = ["ORDER_EVENT", "OrderMaker"]
+__all__ = ["BATCH_EVENT", "ORDER_ACTOR", "ORDER_EVENT", "MadeOrder", "OrderMaker"]
 
 #: The ``type`` of every removal order (webhook body and server-sent event name).
 ORDER_EVENT: Final = "participant.removal_ordered"
+#: The ``type`` of a batch webhook: ``data.orders`` holds whole ``ORDER_EVENT`` messages.
+BATCH_EVENT: Final = "participant.removal_ordered.batch"
+#: Who the audit log says made an order.
+ORDER_ACTOR: Final = "system:enforcement"
+
+# One encoder: json.dumps with keyword arguments builds a new one on every call.
+_json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
+_EVIDENCE, _REASON, _NOTICE, _RESTRICTION = "evidence", "reason", "notice", "restriction"
+_SLOTS: Final = {name: slot(name) for name in (_EVIDENCE, _REASON, _NOTICE, _RESTRICTION)}
+_TOKENS: Final = {name: _json(value) for name, value in _SLOTS.items()}
 
 
 def _ref(platform: str, namespaced: str) -> str:
@@ -44,8 +59,46 @@ def _ref(platform: str, namespaced: str) -> str:
     return namespaced[len(platform) + 1 :]
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+def _splice(value: dict[str, Any], pieces: dict[str, str]) -> str:
+    """``_json(value)`` with each ``slot(name)`` in it replaced by ``pieces[name]`` (JSON text)."""
+    text = _json(value)
+    for name, piece in pieces.items():
+        token = _TOKENS[name]
+        if text.count(token) != 1:  # a value happened to contain the token: encode it whole
+            return _json({k: json.loads(pieces[v[1:-1]]) if _is_slot(v) else v
+                          for k, v in value.items()})  # fmt: skip
+        text = text.replace(token, piece)
+    return text
+
+
+def _is_slot(value: Any) -> bool:
+    return isinstance(value, str) and len(value) > 2 and value[0] == value[-1] == "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class MadeOrder:
+    """One order, its audit entry's payload as canonical JSON text (tag
+    ``meeting:participant:removed``, actor ``ORDER_ACTOR``), and the reason stored on the
+    removed presence as JSON text."""
+
+    order: RemovalOrder
+    audit_payload: str
+    presence_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What orders with the same location, reason, notice and restriction have in common."""
+
+    location: Location  # held so the id() key cannot be reused while this lives
+    reason: DecisionReason
+    territory: str | None
+    notice_text: str
+    host_notice: str
+    body_evidence: str
+    body_pieces: dict[str, str]
+    audit_pieces: dict[str, str]
+    presence_pieces: dict[str, str]
 
 
 class OrderMaker:
@@ -56,47 +109,70 @@ class OrderMaker:
         self.now = now
         self._created = now.isoformat()
         self._tail = f',"timestamp":{_json(self._created)},"type":{_json(ORDER_EVENT)}}}'
-        # Keyed by id() and holding the Location itself, so the id cannot be reused meanwhile.
-        self._evidence: dict[int, tuple[Location, dict[str, Any], str]] = {}
-        self._notices: dict[tuple[str | None, str, str], tuple[str, dict[str, str], str]] = {}
+        self._shared: dict[tuple[int, int, str, str, int], _Shared] = {}
 
-    def _evidence_of(self, location: Location) -> tuple[dict[str, Any], str]:
-        hit = self._evidence.get(id(location))
-        if hit is None or hit[0] is not location:
-            as_dict = location.to_dict()
-            hit = self._evidence[id(location)] = (location, as_dict, _json(as_dict))
-        return hit[1], hit[2]
-
-    def _notice(
-        self, territory: str | None, case: str, language: str
-    ) -> tuple[str, dict[str, str], str]:
-        key = (territory, case, language)
-        hit = self._notices.get(key)
-        if hit is None:
-            hit = self._notices[key] = (
-                participant_notice(NoticeKind.REMOVED, territory, case, language),
-                notice_texts(NoticeKind.REMOVED, territory, case),
-                host_notice(1, territory, case),
-            )
+    def _shared_of(
+        self, removal: Removal, language: str, restriction: Restriction | None
+    ) -> _Shared:
+        location, reason = removal.location, removal.reason
+        key = (id(location), id(reason), language, reason.restriction_id or "", id(restriction))
+        hit = self._shared.get(key)
+        if hit is not None and hit.location is location and hit.reason is reason:
+            return hit
+        territory = location.territory
+        case = reason.case_ref or "-"
+        text = participant_notice(NoticeKind.REMOVED, territory, case, language)
+        evidence = location.to_dict()
+        reason_dict = reason.to_dict()
+        notice = {
+            "kind": NoticeKind.REMOVED.value,
+            "territory": territory,
+            "case_refs": [case],
+            "language": language,
+            "text": text,
+            "texts": notice_texts(NoticeKind.REMOVED, territory, case),
+        }
+        held = {
+            "id": reason.restriction_id,
+            "version": reason.restriction_version,
+            "case_ref": reason.case_ref,
+            "jurisdiction": restriction.jurisdiction.codes() if restriction else None,
+            "valid_until": restriction.valid_until.isoformat() if restriction else None,
+        }
+        hit = self._shared[key] = _Shared(
+            location=location,
+            reason=reason,
+            territory=territory,
+            notice_text=text,
+            host_notice=host_notice(1, territory, case),
+            body_evidence=_json(evidence),
+            body_pieces={
+                _REASON: _json(reason_dict),
+                _NOTICE: _json(notice),
+                _RESTRICTION: _json(held),
+            },
+            audit_pieces={
+                _EVIDENCE: canonical_text(evidence),
+                _REASON: canonical_text(reason_dict),
+            },
+            presence_pieces={_REASON: _json(reason_dict)[:-1] + f',"notice":{_json(text)}'},
+        )
         return hit
 
     def make(
         self, removal: Removal, presence: LivePresence, restriction: Restriction | None
-    ) -> tuple[RemovalOrder, tuple[AuditTag, str, dict[str, Any]]]:
-        """The order for one removal of one presence, and its audit entry (tag, actor, payload)."""
-        now = self.now
+    ) -> MadeOrder:
+        """The order for one removal of one presence, with its audit payload and the reason
+        the presence keeps."""
         reason = removal.reason
         restriction_id = reason.restriction_id
         if restriction_id is None:  # only a restriction's reason removes anyone (policy.sweep)
             raise ValueError("a removal without a restriction cannot become an order")
-        territory = removal.location.territory
-        case = reason.case_ref or "-"
+        shared = self._shared_of(removal, presence.language, restriction)
+        territory = shared.territory
         platform = presence.platform
         context = presence.context
         oid = order_id(presence.id, restriction_id)
-        text, texts, to_host = self._notice(territory, case, presence.language)
-        evidence, evidence_json = self._evidence_of(removal.location)
-        reason_dict = reason.to_dict()
         data: dict[str, Any] = {
             "order_id": oid,
             "idempotency_key": oid,
@@ -110,29 +186,23 @@ class OrderMaker:
             "series_ref": _ref(platform, context.series_id),
             "account_ref": _ref(platform, context.account_id) or None,
             "territory": territory,
-            "restriction": {
-                "id": restriction_id,
-                "version": reason.restriction_version,
-                "case_ref": reason.case_ref,
-                "jurisdiction": restriction.jurisdiction.codes() if restriction else None,
-                "valid_until": restriction.valid_until.isoformat() if restriction else None,
-            },
-            "reason": reason_dict,
-            "notice": {
-                "kind": NoticeKind.REMOVED.value,
-                "territory": territory,
-                "case_refs": [case],
-                "language": presence.language,
-                "text": text,
-                "texts": texts,
-            },
-            "host_notice": to_host,
+            "restriction": _SLOTS[_RESTRICTION],
+            "reason": _SLOTS[_REASON],
+            "notice": _SLOTS[_NOTICE],
+            "host_notice": shared.host_notice,
             "policy_version": removal.policy_version,
             "created_at": self._created,
         }
-        # The evidence is encoded once per location and spliced in (as the last key of
-        # "data"): the body is fixed text, so it need not be re-encoded as a whole.
-        body = '{"data":' + _json(data)[:-1] + ',"evidence":' + evidence_json + "}" + self._tail
+        # The evidence is the last key of "data" (spliced in after the sorted keys): the body
+        # is fixed text, so it need not be canonical, only the same on every delivery.
+        body = (
+            '{"data":'
+            + _splice(data, shared.body_pieces)[:-1]
+            + ',"evidence":'
+            + shared.body_evidence
+            + "}"
+            + self._tail
+        )
         order = RemovalOrder(
             id=oid,
             platform=platform,
@@ -142,8 +212,8 @@ class OrderMaker:
             case_ref=reason.case_ref,
             territory=territory,
             body=body,
-            created_at=now,
-            next_attempt_at=now,
+            created_at=self.now,
+            next_attempt_at=self.now,
         )
         payload: dict[str, Any] = {
             "participant_id": participant_key(platform, presence.participant_ref),
@@ -154,16 +224,26 @@ class OrderMaker:
             "case_ref": reason.case_ref,
             "restriction_ids": [restriction_id],
             "case_ids": [reason.case_ref],
-            "reason": reason_dict,
+            "reason": _SLOTS[_REASON],
             "territory": territory,
-            "evidence": evidence,
+            "evidence": _SLOTS[_EVIDENCE],
             "automated": True,
             "policy_version": removal.policy_version,
-            "notice": text,
+            "notice": shared.notice_text,
             "node": self.node,
             "platform": platform,
             "participant_ref": presence.participant_ref,
             "platform_participant_id": presence.id,
             "order_id": oid,
         }
-        return order, (AuditTag.MEETING_PARTICIPANT_REMOVED, "system:enforcement", payload)
+        encoded = canonical_spliced(payload, shared.audit_pieces)
+        if encoded is None:  # a value happened to contain a slot's token: encode it whole
+            payload[_REASON] = reason.to_dict()
+            payload[_EVIDENCE] = removal.location.to_dict()
+            encoded = canonical_text(payload)
+        # The presence keeps the reason, the order id and the notice (text) it was given.
+        kept = (
+            shared.presence_pieces[_REASON]
+            + f',"order_id":"{oid}"}}'  # ord_ and hex digits: nothing to escape
+        )
+        return MadeOrder(order, encoded, kept)

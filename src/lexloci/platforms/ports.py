@@ -92,13 +92,26 @@ class PlatformTx(Protocol):
         """Move live presences to ``left`` or ``removed``; returns how many were live."""
         ...
 
-    def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]: ...
+    def remove_presences(self, reasons: Sequence[tuple[str, str]], at: dt.datetime) -> int:
+        """Move live presences to ``removed``, each with its reason given as JSON text
+        (presence id, reason); returns how many were live."""
+        ...
+
+    def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]:
+        """Insert the orders whose (participant, restriction) pair is not stored yet; the
+        presences must be held by ``lock_live`` in this transaction. Returns the ids inserted."""
+        ...
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int: ...
 
     def audit_many(
         self, entries: Sequence[tuple[AuditTag, str, Mapping[str, Any]]]
     ) -> list[int]: ...
+
+    def audit_encoded(self, entries: Sequence[tuple[AuditTag, str, str]]) -> list[int]:
+        """Append entries whose payloads are given as canonical JSON text
+        (``ChainWriter.append_encoded``)."""
+        ...
 
 
 class PlatformStore(Protocol):

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from lexloci.audit.tags import AuditTag
 from lexloci.clock import Clock
 from lexloci.errors import Conflict, InvalidInput, NotFound
 from lexloci.geo import ClientAddress, Evidence, Location, TrustedProxies, parse_ip
@@ -72,7 +73,7 @@ from lexloci.platforms.model import (
     platform_context,
     platform_of,
 )
-from lexloci.platforms.orders import OrderMaker
+from lexloci.platforms.orders import ORDER_ACTOR, OrderMaker
 from lexloci.platforms.ports import PlatformStore, PlatformTx
 from lexloci.policy import Enforcement, LiveParticipant, Removal, Restriction, Scope, SessionContext
 
@@ -497,21 +498,16 @@ class PlatformService:
             if held is None and removal.restriction_id is not None:
                 held = self.meetings.engine.get(removal.restriction_id)
             built.append(maker.make(removal, presences[removal.participant_id], held))
-        inserted = tx.insert_orders([order for order, _ in built])
+        inserted = tx.insert_orders([made.order for made in built])
         if not inserted:
             return ()
-        done = [(order, entry) for order, entry in built if order.id in inserted]
-        reasons = {
-            order.participant_id: {
-                **entry[2]["reason"],
-                "order_id": order.id,
-                "notice": entry[2]["notice"],
-            }
-            for order, entry in done
-        }
-        tx.end_presences(list(reasons), PresenceState.REMOVED, maker.now, reasons)
-        tx.audit_many([entry for _, entry in done])
-        return tuple(order.id for order, _ in done)
+        done = [made for made in built if made.order.id in inserted]
+        tx.remove_presences(
+            [(made.order.participant_id, made.presence_reason) for made in done], maker.now
+        )
+        removed = AuditTag.MEETING_PARTICIPANT_REMOVED
+        tx.audit_encoded([(removed, ORDER_ACTOR, made.audit_payload) for made in done])
+        return tuple(made.order.id for made in done)
 
     # -- orders ------------------------------------------------------------------------------
 

@@ -8,6 +8,15 @@ made by the ``standardwebhooks`` library. A receiver verifies with the same libr
 refuses timestamps more than five minutes off; it acts on a ``webhook-id`` once and answers a
 repeat 2xx without acting again (docs/integration.md).
 
+**Batches.** A platform registered with ``batch_size`` above 1 gets its orders as batch
+messages: one signed request of ``type`` ``participant.removal_ordered.batch`` whose
+``data.orders`` are up to ``batch_size`` single-order messages, byte for byte, each with its own
+``idempotency_key`` (= order id); the ``webhook-id`` is ``bat_`` + a digest of the order ids
+(``batch_message``). The answer counts for every order in the batch, as if each had been sent
+alone — one failed request is one failed attempt of each. A worker batches what it claimed
+together, so the first orders of a sweep leave as soon as their chunk commits. ``batch_size``
+1 (the default) keeps one order per message, for receivers that know only that shape.
+
 **What an answer means.** ``2xx`` except ``202``: acknowledged (the platform removed the
 participant, or durably queued doing so). ``202 Accepted``: received; the platform will call
 ``POST /api/v1/platforms/{platform}/orders/{id}/ack`` — until then the order is re-sent every
@@ -19,19 +28,20 @@ Redirects are not followed (a 3xx is a failure): the registered URL is the one s
 **No double delivery across processes.** Every node runs a ``DeliveryWorker`` and more can be
 started with ``lexloci platform deliver``. A worker sends only orders it claimed in the
 database (``PlatformStore.claim``: atomic, with a lease of ``DeliveryPolicy.lease``) and
-queues at most ``4 × concurrency`` per platform, so every claimed order is sent well within
-its lease; results are written only while the claim is still the worker's. An order is thus
-sent by one worker at a time, and sent again only after a failed attempt, an unacknowledged
-``202``, or a worker that died holding the claim (after the lease) — each time with the same
-``webhook-id``, so the receiver acts once.
+queues at most ``4 × concurrency`` requests (of up to ``batch_size`` orders) per platform, so
+every claimed order is sent well within its lease; results are written only while the claim
+is still the worker's. An order is thus sent by one worker at a time, and sent again only after
+a failed attempt, an unacknowledged ``202``, or a worker that died holding the claim (after the
+lease) — each time with the same idempotency key, so the receiver acts once.
 
-**Why a small HTTP/1.1 client of its own.** One order per request, 10,000 orders in a couple of
-seconds: on this project's machines httpx's per-request overhead measured 5-10x the cost of the
-exchange itself, and h11 alone (the protocol engine under httpx) still 1-2 ms per request, most
-of it validating headers lexloci wrote itself. ``_Connection`` writes each request whole and
-reads the answer's status, headers and body framing (Content-Length, chunked, or to the end of
-the connection; at most 64 KiB), which is all a webhook needs; TLS comes from the standard
-library for ``https://`` URLs. Anything it cannot read is a failed attempt, never a success.
+**Why a small HTTP/1.1 client of its own.** With single-order messages, 10,000 orders in a
+couple of seconds: on this project's machines httpx's per-request overhead measured 5-10x the
+cost of the exchange itself, and h11 alone (the protocol engine under httpx) still 1-2 ms per
+request, most of it validating headers lexloci wrote itself. ``_Connection`` writes each
+request whole and reads the answer's status, headers and body framing (Content-Length,
+chunked, or to the end of the connection; at most 64 KiB), which is all a webhook needs; TLS
+comes from the standard library for ``https://`` URLs. Anything it cannot read is a failed
+attempt, never a success.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import os
 import secrets
@@ -53,10 +64,11 @@ from anyio import to_thread
 from standardwebhooks import Webhook
 
 from lexloci.clock import Clock
-from lexloci.platforms.model import OrderState, Platform, RemovalOrder
+from lexloci.platforms.model import DeliveryPolicy, OrderState, Platform, RemovalOrder
+from lexloci.platforms.orders import BATCH_EVENT
 from lexloci.platforms.ports import OrderUpdate, PlatformStore
 
-__all__ = ["DeliveryWorker", "WebhookClient", "WebhookFailed", "signed_headers"]
+__all__ = ["DeliveryWorker", "WebhookClient", "WebhookFailed", "batch_message", "signed_headers"]
 
 log = logging.getLogger("lexloci.platforms")
 
@@ -82,6 +94,23 @@ def signed_headers(
         ("webhook-timestamp", str(int(at.timestamp()))),
         ("webhook-signature", signer.sign(order_id, at, body)),
     ]
+
+
+def batch_message(orders: Sequence[RemovalOrder], at: dt.datetime) -> tuple[str, str]:
+    """The ``webhook-id`` and body of a batch message carrying ``orders``.
+
+    The body's ``data.orders`` are the orders' own messages, each exactly the bytes a
+    single-order webhook would carry (``type``, ``timestamp``, ``data`` with its
+    ``idempotency_key``). The id is derived from the order ids, so the same orders sent again
+    together carry the same ``webhook-id``; orders retried in other company get another.
+    """
+    ids = "\x1f".join(sorted(order.id for order in orders))
+    message_id = "bat_" + hashlib.sha256(ids.encode()).hexdigest()[:24]
+    body = (
+        '{"data":{"count":%d,"orders":[%s]},"timestamp":"%s","type":"%s"}'  # noqa: UP031
+        % (len(orders), ",".join(order.body for order in orders), at.isoformat(), BATCH_EVENT)
+    )
+    return message_id, body
 
 
 class _Answer(Exception):
@@ -247,13 +276,15 @@ class _Lane:
 
     platform: Platform
     signer: Webhook
-    queue: asyncio.Queue[RemovalOrder] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[list[RemovalOrder]] = field(default_factory=asyncio.Queue)
     in_flight: int = 0
     senders: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def capacity(self) -> int:
-        return self.platform.delivery.concurrency * _QUEUE_PER_SENDER
+        """Orders the lane may hold: ``_QUEUE_PER_SENDER`` requests per sender."""
+        policy = self.platform.delivery
+        return policy.concurrency * _QUEUE_PER_SENDER * policy.batch_size
 
 
 class DeliveryWorker:
@@ -333,9 +364,11 @@ class DeliveryWorker:
             claimed = await to_thread.run_sync(
                 self.store.claim, platform.name, self.worker, now, room, platform.delivery.lease
             )
-            for order in claimed:
-                lane.in_flight += 1
-                lane.queue.put_nowait(order)
+            size = platform.delivery.batch_size
+            for start in range(0, len(claimed), size):
+                batch = claimed[start : start + size]
+                lane.in_flight += len(batch)
+                lane.queue.put_nowait(batch)
             more = more or len(claimed) == room
         return more
 
@@ -355,44 +388,70 @@ class DeliveryWorker:
 
     async def _send_forever(self, lane: _Lane) -> None:
         while True:
-            order = await lane.queue.get()
+            orders = await lane.queue.get()
             try:
-                update = await self._attempt(lane, order)
-            except Exception:  # a bug must not kill the sender: the claim's lease will expire
-                log.exception("delivering order %s failed unexpectedly", order.id)
-                update = None
-            lane.in_flight -= 1
-            if update is not None:
-                self._results.append(update)
+                updates = await self._attempt(lane, orders)
+            except Exception:  # a bug must not kill the sender: the claims' leases will expire
+                log.exception("delivering orders %s… failed unexpectedly", orders[0].id)
+                updates = []
+            lane.in_flight -= len(orders)
+            if updates:
+                self._results += updates
                 if len(self._results) >= _FLUSH_MAX:
                     self._flushed.set()
             if lane.in_flight <= lane.capacity // 2:
                 self._wake.set()
 
-    async def _attempt(self, lane: _Lane, order: RemovalOrder) -> OrderUpdate:
+    async def _attempt(self, lane: _Lane, claimed: list[RemovalOrder]) -> list[OrderUpdate]:
         platform = lane.platform
         policy = platform.delivery
         now = self.clock.now()
-        attempts = order.attempts + 1
-        if order.state is OrderState.DELIVERED and order.attempts >= policy.max_attempts:
-            return OrderUpdate(
-                order.id, OrderState.DEAD, order.attempts, now, None, dead_at=now,
-                last_error=f"not acknowledged after {order.attempts} deliveries",
-            )  # fmt: skip
+        updates: list[OrderUpdate] = []
+        orders: list[RemovalOrder] = []
+        for order in claimed:
+            if order.state is OrderState.DELIVERED and order.attempts >= policy.max_attempts:
+                updates.append(OrderUpdate(
+                    order.id, OrderState.DEAD, order.attempts, now, None, dead_at=now,
+                    last_error=f"not acknowledged after {order.attempts} deliveries",
+                ))  # fmt: skip
+            else:
+                orders.append(order)
+        if not orders:
+            return updates
         url = platform.webhook_url
         assert url is not None  # only platforms with a webhook get lanes
-        headers = signed_headers(lane.signer, order.id, order.body, now)
+        if policy.batch_size > 1:
+            message_id, body = batch_message(orders, now)
+        else:
+            (single,) = orders
+            message_id, body = single.id, single.body
+        headers = signed_headers(lane.signer, message_id, body, now)
         error: str | None = None
         status: int | None = None
         try:
             status = await self.client.post(
-                url, headers, order.body.encode(), policy.timeout.total_seconds()
+                url, headers, body.encode(), policy.timeout.total_seconds()
             )
         except TimeoutError:
             error = f"no answer within {policy.timeout.total_seconds():g} s"
         except WebhookFailed as exc:
             error = str(exc)
         done = self.clock.now()
+        for order in orders:
+            updates.append(self._outcome(policy, order, status, error, now, done))
+        return updates
+
+    def _outcome(
+        self,
+        policy: DeliveryPolicy,
+        order: RemovalOrder,
+        status: int | None,
+        error: str | None,
+        now: dt.datetime,
+        done: dt.datetime,
+    ) -> OrderUpdate:
+        """What one attempt's answer means for one order it carried."""
+        attempts = order.attempts + 1
         if status is not None and 200 <= status < 300 and status != 202:
             return OrderUpdate(
                 order.id, OrderState.ACKNOWLEDGED, attempts, done, now, delivered_at=done,

@@ -37,7 +37,14 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, Select, inspect, select, text
 
-from lexloci.audit.encoding import GENESIS_HASH, NormalizeMemo
+from lexloci.audit.encoding import (
+    GENESIS_HASH,
+    NormalizeMemo,
+    entry_hash,
+    format_timestamp,
+    frame,
+    validate_actor,
+)
 from lexloci.audit.log import DEFAULT_ORIGIN, check_page_limit
 from lexloci.audit.model import AuditEntry, AuditPage, AuditRecord, Checkpoint, NewEntry, seal
 from lexloci.audit.tags import AuditTag
@@ -317,6 +324,31 @@ class ChainWriter:
         self.seq += 1
         self.prev_hash = sealed.record.hash
         return sealed.entry
+
+    def append_encoded(self, tag: AuditTag, actor: str, payload: str) -> int:
+        """Append an entry whose payload is given as its canonical JSON text; returns its seq.
+
+        For bulk writers that build many payloads from shared, pre-encoded parts
+        (``lexloci.audit.encoding.canonical_spliced``). ``payload`` must be exactly
+        ``canonical_json`` of a normalized payload object: the body is its frame around it,
+        as ``seal`` would have written it, so verification (deep included) sees no difference.
+        """
+        if not isinstance(tag, AuditTag):
+            raise TypeError(f"tag must be an AuditTag, got {tag!r}")
+        if not payload.startswith("{"):
+            raise ValueError("an encoded payload is a canonical JSON object")
+        validate_actor(actor)
+        seq = self.seq + 1
+        at_text = format_timestamp(self._clock.now())
+        head, tail = frame(seq=seq, tag=tag.value, actor=actor, at=at_text)
+        body = head + payload.encode("utf-8") + tail
+        digest = entry_hash(self.prev_hash, body)
+        self._pending.append(
+            AuditRecord(seq, tag.value, actor, at_text, body, self.prev_hash, digest)
+        )
+        self.seq = seq
+        self.prev_hash = digest
+        return seq
 
     @property
     def pending(self) -> int:

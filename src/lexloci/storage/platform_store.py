@@ -4,9 +4,11 @@ SQLAlchemy Core (SQLite or PostgreSQL); the SQL adapter of ``lexloci.platforms.p
 How the port's invariants are kept:
 
 - **one order per (presence, restriction)**: ``removal_orders`` has that unique pair (and an id
-  derived from it); ``insert_orders`` is ``INSERT … ON CONFLICT DO NOTHING RETURNING id``, so a
-  row another node inserted — even one not yet committed (PostgreSQL waits for it) — is
-  skipped and its audit entry is not written twice;
+  derived from it); ``insert_orders`` skips the ids already stored and inserts the rest while
+  the caller holds the presences (``lock_live``: SQLite's write lock, or ``FOR UPDATE`` on
+  PostgreSQL, where a second sweeper waits and then finds them no longer live), so an order
+  and its audit entry are written once; a conflict that slipped through fails the primary key
+  and rolls the whole transaction back;
 - **claims**: a claim is one write transaction that selects due rows and stamps them with the
   worker and a lease. On SQLite every write transaction holds the database's write lock from
   ``BEGIN IMMEDIATE``; on PostgreSQL the select is ``FOR UPDATE SKIP LOCKED``, so two claimers
@@ -50,6 +52,17 @@ from lexloci.storage.records import (
 __all__ = ["SqlPlatformStore", "SqlPlatformTx"]
 
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+# Driver SQL for bulk writes ({0}: the driver's placeholder); see remove_presences.
+_REMOVE_SQL = (
+    "UPDATE platform_participants SET state = {0}, live_key = NULL, left_at = {0}, "
+    "updated_at = {0}, reason = {0} WHERE id = {0} AND state = {0}"
+)
+_REMOVE_PG = _REMOVE_SQL.replace("reason = {0}", "reason = CAST({0} AS JSON)")
+_INSERT_ORDER_SQL = (
+    "INSERT INTO removal_orders (id, platform, participant_id, restriction_id, "
+    "restriction_version, case_ref, territory, body, state, attempts, next_attempt_at, "
+    "created_at) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+)
 _UNACKNOWLEDGED = [OrderState.PENDING.value, OrderState.DELIVERED.value, OrderState.DEAD.value]
 
 
@@ -79,6 +92,7 @@ class SqlPlatformTx:
                 timeout_ms=_ms(policy.timeout),
                 ack_timeout_ms=_ms(policy.ack_timeout),
                 concurrency=policy.concurrency,
+                batch_size=policy.batch_size,
                 created_at=platform.created_at,
             )
         )
@@ -177,14 +191,65 @@ class SqlPlatformTx:
         )
         return int(result.rowcount or 0)
 
+    def remove_presences(self, reasons: Sequence[tuple[str, str]], at: dt.datetime) -> int:
+        if not reasons:
+            return 0
+        # Plain driver SQL: a sweep removes thousands at once, and SQLAlchemy's per-row
+        # parameter processing (and JSON encoding) cost more than the update itself.
+        sql = (_REMOVE_PG if self._postgres else _REMOVE_SQL).format(self._placeholder)
+        when = self._bind_time(at)
+        removed, joined = PresenceState.REMOVED.value, PresenceState.JOINED.value
+        result = self.conn.exec_driver_sql(
+            sql, [(removed, when, when, text, pid, joined) for pid, text in reasons]
+        )
+        return int(result.rowcount or 0)
+
     def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]:
         if not orders:
             return set()
-        statement = (
-            self._insert(removal_orders).on_conflict_do_nothing().returning(removal_orders.c.id)
-        )
-        rows = [_order_row(order) for order in orders]
-        return set(self.conn.execute(statement, rows).scalars())
+        wanted = {order.id: order for order in orders}
+        stored: set[str] = set()
+        for chunk in _chunks(list(wanted)):
+            stored.update(
+                self.conn.execute(
+                    sa.select(removal_orders.c.id).where(removal_orders.c.id.in_(chunk))
+                ).scalars()
+            )
+        new = [order for oid, order in wanted.items() if oid not in stored]
+        if not new:
+            return set()
+        # The id is a pure function of the (participant, restriction) pair, so the ids read
+        # above are every stored pair; an order for a presence is only ever inserted in the
+        # transaction that ends it, and the caller holds the presences (lock_live), so no other
+        # transaction can insert one of these meanwhile. Should that ever fail, the primary
+        # key refuses the insert and the whole transaction — orders, removals, audit entries —
+        # rolls back: never a second order, never an order without its entry.
+        sql = _INSERT_ORDER_SQL.format(self._placeholder)
+        times: dict[dt.datetime, Any] = {}
+
+        def when(moment: dt.datetime) -> Any:
+            bound = times.get(moment)
+            if bound is None:
+                bound = times[moment] = self._bind_time(moment)
+            return bound
+
+        rows = [
+            (o.id, o.platform, o.participant_id, o.restriction_id, o.restriction_version,
+             o.case_ref, o.territory, o.body, o.state.value, o.attempts,
+             when(o.next_attempt_at or o.created_at), when(o.created_at))
+            for o in new
+        ]  # fmt: skip
+        self.conn.exec_driver_sql(sql, rows)
+        return {order.id for order in new}
+
+    @property
+    def _placeholder(self) -> str:
+        return "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+
+    def _bind_time(self, moment: dt.datetime) -> Any:
+        """A time as the UTCDateTime column would bind it, for driver SQL."""
+        process = removal_orders.c.created_at.type.bind_processor(self.conn.dialect)
+        return process(moment) if process is not None else moment
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int:
         return self.audit_log.append(self.conn, tag, actor, payload).seq
@@ -194,6 +259,14 @@ class SqlPlatformTx:
             self.conn, [NewEntry(tag, actor, payload) for tag, actor, payload in entries]
         )
         return [e.seq for e in appended]
+
+    def audit_encoded(self, entries: Sequence[tuple[AuditTag, str, str]]) -> list[int]:
+        if not entries:
+            return []
+        writer = self.audit_log.writer(self.conn)
+        seqs = [writer.append_encoded(tag, actor, payload) for tag, actor, payload in entries]
+        writer.flush()
+        return seqs
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which has ``on_conflict_do_nothing``."""
@@ -467,6 +540,7 @@ def _platform(row: sa.Row[Any]) -> Platform:
             timeout=ms(row.timeout_ms),
             ack_timeout=ms(row.ack_timeout_ms),
             concurrency=row.concurrency,
+            batch_size=row.batch_size,
         ),
         created_at=row.created_at,
     )

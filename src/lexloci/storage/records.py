@@ -217,6 +217,8 @@ platforms = sa.Table(
     sa.Column("ack_timeout_ms", sa.Integer, nullable=False),
     sa.Column("concurrency", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Orders per webhook request; 1 sends single-order messages (see lexloci.platforms.webhooks).
+    sa.Column("batch_size", sa.Integer, nullable=False, server_default="1"),
 )
 
 # One row per presence: a participant who leaves and joins again is a new row.

@@ -128,6 +128,7 @@ class PlatformIn(_Body):
     timeout_s: float = Field(10.0, gt=0, le=30)
     ack_timeout_s: float = Field(60.0, gt=0, le=86400)
     concurrency: int = Field(16, ge=1, le=256)
+    batch_size: int = Field(1, ge=1, le=1000)
 
 
 def _ready(container: Container) -> None:
@@ -194,6 +195,7 @@ def register(request: Request, body: PlatformIn) -> dict[str, Any]:
         timeout=dt.timedelta(seconds=body.timeout_s),
         ack_timeout=dt.timedelta(seconds=body.ack_timeout_s),
         concurrency=body.concurrency,
+        batch_size=body.batch_size,
     )
     platform = container.platforms.register(
         body.name, body.webhook_url, trusted_proxies=body.trusted_proxies, delivery=delivery
