@@ -67,9 +67,19 @@ class Setup:
     def __init__(self, fleet: Fleet, api: str) -> None:
         self.fleet = fleet
         self.api = api
-        # Idle connections expire before uvicorn's 5 s keep-alive closes them under us.
-        limits = httpx.Limits(max_connections=50, keepalive_expiry=2)
-        self.http = httpx.AsyncClient(timeout=60, limits=limits)
+        # Staff calls (sequential): pooled; idle connections expire before uvicorn's 5 s
+        # keep-alive closes them under us.
+        self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(keepalive_expiry=2))
+        # Participants: each join on a connection of its own, as separate devices would. A
+        # shared keep-alive pool is what broke the 3,000-participant run: with this process's
+        # event loop lagging by seconds, httpcore 1.0.9's pool decided to close an idle
+        # connection (expired, or evicted for another origin), yielded while closing others,
+        # and by then another join had started on it; the join's read then failed with
+        # ReadError(ClosedResourceError), a socket closed by this process, not by a node.
+        # With no idle connections kept, the pool never has one to hand out and close.
+        self.joins = httpx.AsyncClient(
+            timeout=60, limits=httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        )
         self.members: list[tuple[str, str, ClientConnection]] = []  # (where, session, socket)
 
     async def prepare(self, sessions: int) -> None:
@@ -104,7 +114,7 @@ class Setup:
 
     async def join(self, index: int, where: str) -> None:
         session_id, node_url = self.sessions[index % len(self.sessions)]
-        response = await self.http.post(
+        response = await self.joins.post(
             f"{node_url}/api/v1/sessions/{session_id}/join",
             json={"display_name": f"{where}-{index}"},
             headers={"X-Forwarded-For": ADDRESSES[where]},
@@ -175,6 +185,7 @@ class Setup:
     async def close(self) -> None:
         await asyncio.gather(*(ws.close() for _, _, ws in self.members), return_exceptions=True)
         await self.http.aclose()
+        await self.joins.aclose()
 
 
 async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: str) -> list[float]:
