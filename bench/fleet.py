@@ -29,6 +29,7 @@ import secrets
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -63,6 +64,33 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass
+class Member:
+    """One connected participant: its signalling socket and when this client saw it close."""
+
+    index: int  # which participant: picks the session, and the display name
+    where: str
+    session_id: str
+    ws: ClientConnection
+    closed: asyncio.Future[float]
+    reader: asyncio.Task[None]
+
+
+async def drain(ws: ClientConnection, closed: asyncio.Future[float]) -> None:
+    """Read (and drop) everything the node sends, as a client would, until the socket closes.
+
+    Unread roster broadcasts would otherwise pile up in this process (gigabytes at 3,000
+    participants) and slow the very loop that timestamps the removals."""
+    try:
+        while True:
+            await ws.recv(decode=False)
+    except ConnectionClosed:
+        pass
+    finally:
+        if not closed.done():
+            closed.set_result(time.perf_counter())
+
+
 class Setup:
     def __init__(self, fleet: Fleet, api: str) -> None:
         self.fleet = fleet
@@ -80,7 +108,7 @@ class Setup:
         self.joins = httpx.AsyncClient(
             timeout=60, limits=httpx.Limits(max_connections=None, max_keepalive_connections=0)
         )
-        self.members: list[tuple[str, str, ClientConnection]] = []  # (where, session, socket)
+        self.members: list[Member] = []
 
     async def prepare(self, sessions: int) -> None:
         admin = self.fleet.token("admin", "root")
@@ -130,7 +158,10 @@ class Setup:
         await ws.send(json.dumps({"type": "hello", "token": body["token"]}))
         while json.loads(await ws.recv())["type"] != "welcome":
             pass
-        self.members.append((where, session_id, ws))
+        closed = asyncio.get_running_loop().create_future()
+        self.members.append(
+            Member(index, where, session_id, ws, closed, asyncio.create_task(drain(ws, closed)))
+        )
 
     async def join_all(self, wheres: list[tuple[int, str]], concurrency: int = 40) -> None:
         gate = asyncio.Semaphore(concurrency)
@@ -142,16 +173,7 @@ class Setup:
         await asyncio.gather(*(one(i, w) for i, w in wheres))
 
     async def run_once(self) -> float:
-        targets = [ws for where, _, ws in self.members if where == "CN"]
-
-        async def closed(ws: ClientConnection) -> float:
-            try:
-                while True:
-                    await ws.recv()
-            except ConnectionClosed:
-                return time.perf_counter()
-
-        waiters = [asyncio.create_task(closed(ws)) for ws in targets]
+        targets = [m.closed for m in self.members if m.where == "CN"]
         case = (
             await self.http.post(
                 f"{self.api}/api/v1/cases",
@@ -166,8 +188,12 @@ class Setup:
             headers=self.approver,
         )
         decided.raise_for_status()
-        ends = await asyncio.wait_for(asyncio.gather(*waiters), 120)
+        ends = await asyncio.wait_for(asyncio.gather(*targets), 120)
         elapsed = max(ends) - start
+        # I1: nobody outside CN was removed by the CN case.
+        collateral = [m for m in self.members if m.where != "CN" and m.closed.done()]
+        if collateral:
+            raise RuntimeError(f"{len(collateral)} participants outside CN lost their socket")
         # reset: lift, and let the CN participants back in
         for restriction in decided.json()["restrictions"]:
             (
@@ -177,13 +203,14 @@ class Setup:
                 )
             ).raise_for_status()
         await asyncio.sleep(1.5)  # the lift reaches every node through the bus
-        removed = [(i, w) for i, (w, _, _) in enumerate(self.members) if w == "CN"]
-        self.members = [m for m in self.members if m[0] != "CN"]
+        removed = [(m.index, m.where) for m in self.members if m.where == "CN"]
+        self.members = [m for m in self.members if m.where != "CN"]
         await self.join_all(removed)
         return elapsed
 
     async def close(self) -> None:
-        await asyncio.gather(*(ws.close() for _, _, ws in self.members), return_exceptions=True)
+        await asyncio.gather(*(m.ws.close() for m in self.members), return_exceptions=True)
+        await asyncio.gather(*(m.reader for m in self.members), return_exceptions=True)
         await self.http.aclose()
         await self.joins.aclose()
 
