@@ -39,7 +39,15 @@ from sqlalchemy import Connection, Engine, Select, inspect, select, text
 
 from lexloci.audit.encoding import GENESIS_HASH
 from lexloci.audit.log import DEFAULT_ORIGIN, check_page_limit
-from lexloci.audit.model import AuditEntry, AuditPage, AuditRecord, Checkpoint, NewEntry, seal
+from lexloci.audit.model import (
+    AuditEntry,
+    AuditPage,
+    AuditRecord,
+    Checkpoint,
+    NewEntry,
+    prepare,
+    seal_prepared,
+)
 from lexloci.audit.tags import AuditTag
 from lexloci.audit.verification import (
     RecordRow,
@@ -140,21 +148,18 @@ class SqlAuditLog:
                 "append needs the caller's write transaction (with engine.begin() as conn: ...), "
                 "so the entry commits together with the change it records"
             )
+        # Checked and encoded before the lock: in a fleet every node's appends queue on it, so
+        # it is held only for framing and hashing (a removal's payload, with its evidence, is
+        # most of the cost of sealing it).
+        prepared = [prepare(tag, actor, payload) for tag, actor, payload in wanted]
         if self._postgresql:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         seq, prev_hash = self._head(conn)
         rows: list[AuditRecord] = []
         out: list[AuditEntry] = []
-        for tag, actor, payload in wanted:
+        for entry in prepared:
             seq += 1
-            sealed = seal(
-                seq=seq,
-                prev_hash=prev_hash,
-                tag=tag,
-                actor=actor,
-                at=self._clock.now(),
-                payload=payload,
-            )
+            sealed = seal_prepared(entry, seq=seq, prev_hash=prev_hash, at=self._clock.now())
             rows.append(sealed.record)
             out.append(sealed.entry)
             prev_hash = sealed.record.hash
