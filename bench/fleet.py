@@ -172,7 +172,7 @@ class Setup:
 
         await asyncio.gather(*(one(i, w) for i, w in wheres))
 
-    async def run_once(self) -> float:
+    async def run_once(self) -> tuple[float, str]:
         targets = [m.closed for m in self.members if m.where == "CN"]
         case = (
             await self.http.post(
@@ -190,6 +190,16 @@ class Setup:
         decided.raise_for_status()
         ends = await asyncio.wait_for(asyncio.gather(*targets), 120)
         elapsed = max(ends) - start
+        node_of = dict(self.sessions)
+        last: dict[str, list[float]] = {}
+        for m in self.members:
+            if m.where == "CN":
+                last.setdefault(node_of[m.session_id].rsplit(":", 1)[1], []).append(
+                    m.closed.result() - start
+                )
+        per_node = ", ".join(
+            f":{port} {len(t)} in {max(t):.2f}s" for port, t in sorted(last.items())
+        )
         # I1: nobody outside CN was removed by the CN case.
         collateral = [m for m in self.members if m.where != "CN" and m.closed.done()]
         if collateral:
@@ -206,7 +216,7 @@ class Setup:
         removed = [(m.index, m.where) for m in self.members if m.where == "CN"]
         self.members = [m for m in self.members if m.where != "CN"]
         await self.join_all(removed)
-        return elapsed
+        return elapsed, per_node
 
     async def close(self) -> None:
         await asyncio.gather(*(m.ws.close() for m in self.members), return_exceptions=True)
@@ -229,11 +239,11 @@ async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: s
         progress(f"[{label}] joined in {time.perf_counter() - started:.1f}s")
         times = []
         for run in range(1, runs + 1):
-            elapsed = await setup.run_once()
+            elapsed, per_node = await setup.run_once()
             times.append(elapsed)
             progress(
                 f"[{label}] run {run}/{runs}: last CN participant removed "
-                f"{elapsed:.3f}s after approval"
+                f"{elapsed:.3f}s after approval (by node port: {per_node})"
             )
         return times
     finally:
