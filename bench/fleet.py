@@ -29,6 +29,7 @@ import secrets
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -63,14 +64,51 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass
+class Member:
+    """One connected participant: its signalling socket and when this client saw it close."""
+
+    index: int  # which participant: picks the session, and the display name
+    where: str
+    session_id: str
+    ws: ClientConnection
+    closed: asyncio.Future[float]
+    reader: asyncio.Task[None]
+
+
+async def drain(ws: ClientConnection, closed: asyncio.Future[float]) -> None:
+    """Read (and drop) everything the node sends, as a client would, until the socket closes.
+
+    Unread roster broadcasts would otherwise pile up in this process (gigabytes at 3,000
+    participants) and slow the very loop that timestamps the removals."""
+    try:
+        while True:
+            await ws.recv(decode=False)
+    except ConnectionClosed:
+        pass
+    finally:
+        if not closed.done():
+            closed.set_result(time.perf_counter())
+
+
 class Setup:
     def __init__(self, fleet: Fleet, api: str) -> None:
         self.fleet = fleet
         self.api = api
-        # Idle connections expire before uvicorn's 5 s keep-alive closes them under us.
-        limits = httpx.Limits(max_connections=50, keepalive_expiry=2)
-        self.http = httpx.AsyncClient(timeout=60, limits=limits)
-        self.members: list[tuple[str, str, ClientConnection]] = []  # (where, session, socket)
+        # Staff calls (sequential): pooled; idle connections expire before uvicorn's 5 s
+        # keep-alive closes them under us.
+        self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(keepalive_expiry=2))
+        # Participants: each join on a connection of its own, as separate devices would. A
+        # shared keep-alive pool is what broke the 3,000-participant run: with this process's
+        # event loop lagging by seconds, httpcore 1.0.9's pool decided to close an idle
+        # connection (expired, or evicted for another origin), yielded while closing others,
+        # and by then another join had started on it; the join's read then failed with
+        # ReadError(ClosedResourceError), a socket closed by this process, not by a node.
+        # With no idle connections kept, the pool never has one to hand out and close.
+        self.joins = httpx.AsyncClient(
+            timeout=60, limits=httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        )
+        self.members: list[Member] = []
 
     async def prepare(self, sessions: int) -> None:
         admin = self.fleet.token("admin", "root")
@@ -104,7 +142,7 @@ class Setup:
 
     async def join(self, index: int, where: str) -> None:
         session_id, node_url = self.sessions[index % len(self.sessions)]
-        response = await self.http.post(
+        response = await self.joins.post(
             f"{node_url}/api/v1/sessions/{session_id}/join",
             json={"display_name": f"{where}-{index}"},
             headers={"X-Forwarded-For": ADDRESSES[where]},
@@ -120,7 +158,10 @@ class Setup:
         await ws.send(json.dumps({"type": "hello", "token": body["token"]}))
         while json.loads(await ws.recv())["type"] != "welcome":
             pass
-        self.members.append((where, session_id, ws))
+        closed = asyncio.get_running_loop().create_future()
+        self.members.append(
+            Member(index, where, session_id, ws, closed, asyncio.create_task(drain(ws, closed)))
+        )
 
     async def join_all(self, wheres: list[tuple[int, str]], concurrency: int = 40) -> None:
         gate = asyncio.Semaphore(concurrency)
@@ -131,17 +172,8 @@ class Setup:
 
         await asyncio.gather(*(one(i, w) for i, w in wheres))
 
-    async def run_once(self) -> float:
-        targets = [ws for where, _, ws in self.members if where == "CN"]
-
-        async def closed(ws: ClientConnection) -> float:
-            try:
-                while True:
-                    await ws.recv()
-            except ConnectionClosed:
-                return time.perf_counter()
-
-        waiters = [asyncio.create_task(closed(ws)) for ws in targets]
+    async def run_once(self) -> tuple[float, str]:
+        targets = [m.closed for m in self.members if m.where == "CN"]
         case = (
             await self.http.post(
                 f"{self.api}/api/v1/cases",
@@ -156,8 +188,22 @@ class Setup:
             headers=self.approver,
         )
         decided.raise_for_status()
-        ends = await asyncio.wait_for(asyncio.gather(*waiters), 120)
+        ends = await asyncio.wait_for(asyncio.gather(*targets), 120)
         elapsed = max(ends) - start
+        node_of = dict(self.sessions)
+        last: dict[str, list[float]] = {}
+        for m in self.members:
+            if m.where == "CN":
+                last.setdefault(node_of[m.session_id].rsplit(":", 1)[1], []).append(
+                    m.closed.result() - start
+                )
+        per_node = ", ".join(
+            f":{port} {len(t)} in {max(t):.2f}s" for port, t in sorted(last.items())
+        )
+        # I1: nobody outside CN was removed by the CN case.
+        collateral = [m for m in self.members if m.where != "CN" and m.closed.done()]
+        if collateral:
+            raise RuntimeError(f"{len(collateral)} participants outside CN lost their socket")
         # reset: lift, and let the CN participants back in
         for restriction in decided.json()["restrictions"]:
             (
@@ -167,14 +213,16 @@ class Setup:
                 )
             ).raise_for_status()
         await asyncio.sleep(1.5)  # the lift reaches every node through the bus
-        removed = [(i, w) for i, (w, _, _) in enumerate(self.members) if w == "CN"]
-        self.members = [m for m in self.members if m[0] != "CN"]
+        removed = [(m.index, m.where) for m in self.members if m.where == "CN"]
+        self.members = [m for m in self.members if m.where != "CN"]
         await self.join_all(removed)
-        return elapsed
+        return elapsed, per_node
 
     async def close(self) -> None:
-        await asyncio.gather(*(ws.close() for _, _, ws in self.members), return_exceptions=True)
+        await asyncio.gather(*(m.ws.close() for m in self.members), return_exceptions=True)
+        await asyncio.gather(*(m.reader for m in self.members), return_exceptions=True)
         await self.http.aclose()
+        await self.joins.aclose()
 
 
 async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: str) -> list[float]:
@@ -191,11 +239,11 @@ async def measure(fleet: Fleet, api: str, participants: int, runs: int, label: s
         progress(f"[{label}] joined in {time.perf_counter() - started:.1f}s")
         times = []
         for run in range(1, runs + 1):
-            elapsed = await setup.run_once()
+            elapsed, per_node = await setup.run_once()
             times.append(elapsed)
             progress(
                 f"[{label}] run {run}/{runs}: last CN participant removed "
-                f"{elapsed:.3f}s after approval"
+                f"{elapsed:.3f}s after approval (by node port: {per_node})"
             )
         return times
     finally:

@@ -54,6 +54,7 @@ __all__ = [
     "canonical_spliced",
     "canonical_text",
     "encode_body",
+    "encode_payload",
     "entry_hash",
     "format_timestamp",
     "frame",
@@ -303,6 +304,15 @@ def encode_body(
     }
     try:
         return canonical_json(document)
+    except UnicodeEncodeError as exc:
+        raise AuditEncodingError(f"text is not valid Unicode: {exc.reason}") from None
+
+
+def encode_payload(payload: Mapping[str, JsonValue]) -> bytes:
+    """The canonical bytes of a normalized payload: exactly what ``encode_body`` puts between
+    ``"payload":`` and ``,"seq":``."""
+    try:
+        return canonical_json(dict(payload))
     except UnicodeEncodeError as exc:
         raise AuditEncodingError(f"text is not valid Unicode: {exc.reason}") from None
 

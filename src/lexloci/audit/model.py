@@ -9,7 +9,11 @@ Invariants:
   match the body;
 - ``AuditEntry`` is always built from the body, never from the columns;
 - ``seal`` is the only way entries are made: it normalizes the payload, encodes the body and
-  computes the hash, so every implementation of ``AuditLog`` writes identical bytes.
+  computes the hash, so every implementation of ``AuditLog`` writes identical bytes. It is
+  ``prepare`` (check and encode what does not depend on the entry's place in the chain) then
+  ``seal_prepared`` (frame it with seq and time, and hash it after the head); a log that
+  serializes appends with a lock prepares before taking it, so the lock is held only for the
+  framing and the hash.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from lexloci.audit.encoding import (
     JsonValue,
     NormalizeMemo,
     canonical_json,
-    encode_body,
+    encode_payload,
     entry_hash,
     format_timestamp,
+    frame,
     normalize_payload,
     parse_timestamp,
     validate_actor,
@@ -42,11 +47,14 @@ __all__ = [
     "AuditRecord",
     "Checkpoint",
     "NewEntry",
+    "PreparedEntry",
     "SealedEntry",
     "UnparsableEntry",
     "export_line",
+    "prepare",
     "records_from_export",
     "seal",
+    "seal_prepared",
 ]
 
 _BODY_KEYS = frozenset({"actor", "at", "payload", "seq", "tag", "v"})
@@ -152,6 +160,54 @@ class SealedEntry:
     entry: AuditEntry
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """An entry checked and encoded, up to what depends on its place in the chain."""
+
+    tag: AuditTag
+    actor: str
+    payload: dict[str, JsonValue]  # normalized
+    payload_bytes: bytes  # its canonical encoding
+
+
+def prepare(
+    tag: AuditTag, actor: str, payload: Mapping[str, object], memo: NormalizeMemo | None = None
+) -> PreparedEntry:
+    """Check ``tag`` and ``actor``, normalize and encode ``payload`` (the costly part of
+    sealing, and the part that needs no lock)."""
+    if not isinstance(tag, AuditTag):
+        raise TypeError(f"tag must be an AuditTag, got {tag!r}")
+    validate_actor(actor)
+    normalized = normalize_payload(payload, memo)
+    return PreparedEntry(tag, actor, normalized, encode_payload(normalized))
+
+
+def seal_prepared(
+    prepared: PreparedEntry, *, seq: int, prev_hash: str, at: dt.datetime
+) -> SealedEntry:
+    """The next link after ``prev_hash``: the body is the frame of (actor, at, seq, tag)
+    around the encoded payload, byte for byte what ``encode_body`` gives (keys are sorted, so
+    ``payload`` sits between ``at`` and ``seq``)."""
+    at_text = format_timestamp(at)
+    tag = prepared.tag.value
+    head, tail = frame(seq=seq, tag=tag, actor=prepared.actor, at=at_text)
+    body = head + prepared.payload_bytes + tail
+    digest = entry_hash(prev_hash, body)
+    record = AuditRecord(seq, tag, prepared.actor, at_text, body, prev_hash, digest)
+    # The entry carries what a reader gets back from the body: the normalized payload, and
+    # the time in UTC (exact: the timestamp keeps every microsecond).
+    entry = AuditEntry(
+        seq=seq,
+        tag=tag,
+        actor=prepared.actor,
+        at=at.astimezone(dt.UTC),
+        payload=prepared.payload,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    return SealedEntry(record, entry)
+
+
 def seal(
     *,
     seq: int,
@@ -164,26 +220,7 @@ def seal(
 ) -> SealedEntry:
     """Build the record and entry for the next link of a chain whose head is ``prev_hash``
     (``memo``: see ``normalize_payload``)."""
-    if not isinstance(tag, AuditTag):
-        raise TypeError(f"tag must be an AuditTag, got {tag!r}")
-    validate_actor(actor)
-    normalized = normalize_payload(payload, memo)
-    at_text = format_timestamp(at)
-    body = encode_body(seq=seq, tag=tag.value, actor=actor, at=at_text, payload=normalized)
-    digest = entry_hash(prev_hash, body)
-    record = AuditRecord(seq, tag.value, actor, at_text, body, prev_hash, digest)
-    # The entry carries what a reader gets back from the body: the normalized payload, and
-    # the time in UTC (exact: the timestamp keeps every microsecond).
-    entry = AuditEntry(
-        seq=seq,
-        tag=tag.value,
-        actor=actor,
-        at=at.astimezone(dt.UTC),
-        payload=normalized,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    return SealedEntry(record, entry)
+    return seal_prepared(prepare(tag, actor, payload, memo), seq=seq, prev_hash=prev_hash, at=at)
 
 
 @dataclass(frozen=True, slots=True)

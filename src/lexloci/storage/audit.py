@@ -46,7 +46,16 @@ from lexloci.audit.encoding import (
     validate_actor,
 )
 from lexloci.audit.log import DEFAULT_ORIGIN, check_page_limit
-from lexloci.audit.model import AuditEntry, AuditPage, AuditRecord, Checkpoint, NewEntry, seal
+from lexloci.audit.model import (
+    AuditEntry,
+    AuditPage,
+    AuditRecord,
+    Checkpoint,
+    NewEntry,
+    PreparedEntry,
+    prepare,
+    seal_prepared,
+)
 from lexloci.audit.tags import AuditTag
 from lexloci.audit.verification import (
     RecordRow,
@@ -148,8 +157,14 @@ class SqlAuditLog:
         wanted = list(entries)
         if not wanted:
             return []
+        self._check_writable(conn)
+        # Checked and encoded before the lock: in a fleet every node's appends queue on it, so
+        # it is held only for framing and hashing (a removal's payload, with its evidence, is
+        # most of the cost of sealing it). Values the entries share are encoded once.
+        memo: NormalizeMemo = {}
+        prepared = [prepare(tag, actor, payload, memo) for tag, actor, payload in wanted]
         writer = self.writer(conn)
-        out = [writer.append(tag, actor, payload) for tag, actor, payload in wanted]
+        out = [writer.append_prepared(entry) for entry in prepared]
         writer.flush()
         return out
 
@@ -158,15 +173,19 @@ class SqlAuditLog:
         log's write lock and reads the head once, seals each appended entry at once (so its
         seq and hash are known), and inserts everything sealed so far in one ``executemany``
         at ``flush``. The transaction must not commit with entries left unflushed."""
+        self._check_writable(conn)
+        if self._postgresql:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        seq, prev_hash = self._head(conn)
+        return ChainWriter(conn, self._insert_sql, self._clock, seq, prev_hash)
+
+    @staticmethod
+    def _check_writable(conn: Connection) -> None:
         if not conn.in_transaction() or conn.get_execution_options().get(READ_ONLY_OPTION):
             raise RuntimeError(
                 "append needs the caller's write transaction (with engine.begin() as conn: ...), "
                 "so the entry commits together with the change it records"
             )
-        if self._postgresql:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        seq, prev_hash = self._head(conn)
-        return ChainWriter(conn, self._insert_sql, self._clock, seq, prev_hash)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -311,14 +330,12 @@ class ChainWriter:
         self._memo: NormalizeMemo = {}
 
     def append(self, tag: AuditTag, actor: str, payload: Mapping[str, object]) -> AuditEntry:
-        sealed = seal(
-            seq=self.seq + 1,
-            prev_hash=self.prev_hash,
-            tag=tag,
-            actor=actor,
-            at=self._clock.now(),
-            payload=payload,
-            memo=self._memo,
+        return self.append_prepared(prepare(tag, actor, payload, self._memo))
+
+    def append_prepared(self, prepared: PreparedEntry) -> AuditEntry:
+        """Seal an entry ``prepare`` checked and encoded (possibly before the lock was held)."""
+        sealed = seal_prepared(
+            prepared, seq=self.seq + 1, prev_hash=self.prev_hash, at=self._clock.now()
         )
         self._pending.append(sealed.record)
         self.seq += 1

@@ -27,6 +27,14 @@ from lexloci.audit import (
     seal,
     verify,
 )
+from lexloci.audit.encoding import (
+    AuditEncodingError,
+    encode_body,
+    entry_hash,
+    format_timestamp,
+    normalize_payload,
+)
+from lexloci.audit.model import prepare, seal_prepared
 
 ROOT = Path(__file__).resolve().parents[3]
 START = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
@@ -165,6 +173,35 @@ def test_an_export_rebuilds_the_exact_stored_records(payloads: list[dict[str, ob
     assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
     assert list(records_from_export(lines)) == records
     assert verify(records_from_export(lines), deep=True).status is VerifyStatus.INTACT
+
+
+@given(payload_lists, st.integers(1, 2**53 - 1))
+def test_a_prepared_entry_seals_to_the_body_encode_body_gives(
+    payloads: list[dict[str, object]], seq: int
+) -> None:
+    # The SQL log prepares entries before its lock and frames them after: same bytes.
+    for payload in payloads:
+        prepared = prepare(AuditTag.MEETING_PARTICIPANT_REMOVED, "system:enforcement", payload)
+        sealed = seal_prepared(prepared, seq=seq, prev_hash=GENESIS_HASH, at=START)
+        body = encode_body(
+            seq=seq,
+            tag=AuditTag.MEETING_PARTICIPANT_REMOVED.value,
+            actor="system:enforcement",
+            at=format_timestamp(START),
+            payload=normalize_payload(payload),
+        )
+        assert sealed.record.body == body
+        assert sealed.record.hash == entry_hash(GENESIS_HASH, body)
+        assert sealed.entry == AuditEntry.from_record(sealed.record)
+
+
+def test_prepare_refuses_what_seal_refuses() -> None:
+    with pytest.raises(TypeError):
+        prepare("meeting:participant:removed", "system", {})  # type: ignore[arg-type]
+    with pytest.raises(AuditEncodingError):
+        prepare(AuditTag.MEETING_PARTICIPANT_REMOVED, "", {})
+    with pytest.raises(AuditEncodingError):
+        prepare(AuditTag.MEETING_PARTICIPANT_REMOVED, "system", {"x": 1.5})
 
 
 def test_an_export_line_is_the_body_object_plus_both_hashes() -> None:
