@@ -119,15 +119,18 @@ async def signal(ws: WebSocket, session_id: str) -> None:
     # broadcasts until the welcome is sent, so the welcome is always the first roster the
     # member sees; the broadcast scheduled after it covers any change made in between.
     await hub.attach(session_id, participant_id, ws, welcomed=False)
-    roster = await to_thread.run_sync(container.live.roster_message, session_id)
-    await ws.send_json({**roster, "type": "welcome", "participant_id": participant_id})
-    hub.welcomed(session_id, participant_id)
-    container.live.roster_changed(session_id)
     try:
+        roster = await to_thread.run_sync(container.live.roster_message, session_id)
+        await ws.send_json({**roster, "type": "welcome", "participant_id": participant_id})
+        hub.welcomed(session_id, participant_id)
+        container.live.roster_changed(session_id)
         await _serve_member(ws, session_id, participant_id)
     except WebSocketDisconnect:
         pass
+    except RuntimeError:  # closed meanwhile by the server (removed before the welcome went out)
+        log.debug("participant %s was detached before the welcome", participant_id)
     finally:
+        # Never leave a registered connection behind, whatever ended the member's loop (I3).
         hub.forget(session_id, participant_id, ws)
     if participant_id in container.meetings.live_ids(session_id):
         try:
