@@ -8,7 +8,9 @@ In one run:
 - **single node**: one ``lexloci serve`` with the in-process bus, same database server, same
   3,000 participants.
 
-Each run files a CN case on the API process and times from sending the approval until the last
+Each run waits until no participant has received anything for 0.5 s (the roster broadcasts
+of the previous joins are done, as in bench/enforce.py), then files a CN case on the API
+process and times from sending the approval until the last
 CN participant's signalling socket is closed by its node; then it lifts the restriction and lets
 the CN participants back in for the next run. Needs PostgreSQL (LEXLOCI_TEST_POSTGRES_URL or
 the local default) and NATS (LEXLOCI_TEST_NATS_URL or nats://127.0.0.1:4222).
@@ -76,6 +78,10 @@ class Member:
     reader: asyncio.Task[None]
 
 
+#: When any participant last received anything (``Setup.settle`` waits for quiet).
+LAST_MESSAGE = [time.perf_counter()]
+
+
 async def drain(ws: ClientConnection, closed: asyncio.Future[float]) -> None:
     """Read (and drop) everything the node sends, as a client would, until the socket closes.
 
@@ -84,6 +90,7 @@ async def drain(ws: ClientConnection, closed: asyncio.Future[float]) -> None:
     try:
         while True:
             await ws.recv(decode=False)
+            LAST_MESSAGE[0] = time.perf_counter()
     except ConnectionClosed:
         pass
     finally:
@@ -172,7 +179,18 @@ class Setup:
 
         await asyncio.gather(*(one(i, w) for i, w in wheres))
 
+    async def settle(self, quiet_s: float = 0.5, limit_s: float = 120.0) -> None:
+        """Wait until no participant has received anything for ``quiet_s``: the roster
+        broadcasts of the (re-)joins are done, so a run times the removal, not that backlog
+        (the same rule as bench/enforce.py)."""
+        deadline = time.perf_counter() + limit_s
+        while time.perf_counter() - LAST_MESSAGE[0] < quiet_s:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"the nodes did not go quiet within {limit_s:.0f} s")
+            await asyncio.sleep(0.1)
+
     async def run_once(self) -> tuple[float, str]:
+        await self.settle()
         targets = [m.closed for m in self.members if m.where == "CN"]
         case = (
             await self.http.post(
