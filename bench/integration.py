@@ -46,21 +46,20 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import platform
 import resource
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from benchlib import HttpError, RawHttp, free_port, percentile, progress
 
 ADDRESSES = (  # CN once in eight; then HK MO TW US DE JP NL BR ZA AU RU IE
     "223.5.5.5",
@@ -82,26 +81,6 @@ CN_AUTHORITY = {
     "jurisdiction": ["CN"],
 }
 ORDERS_TIMEOUT_S = 300.0
-
-
-def progress(message: str) -> None:
-    print(message, flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * q
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def address(index: int) -> str:
@@ -158,81 +137,6 @@ def prepare(database_url: str, webhook_url: str, batch_size: int) -> dict[str, s
         return tokens
     finally:
         container.close()
-
-
-# -- a minimal keep-alive HTTP/1.1 client ---------------------------------------------------
-
-
-class HttpError(RuntimeError):
-    pass
-
-
-class RawHttp:
-    """Requests over a pool of keep-alive connections; the driver should cost next to nothing."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def request(
-        self, method: str, path: str, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
-    ) -> tuple[int, bytes]:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            + "".join(f"{name}: {value}\r\n" for name, value in headers)
-            + "\r\n"
-        ).encode("latin-1") + body
-        while True:
-            reused = bool(self._idle)
-            if reused:
-                reader, writer = self._idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            try:
-                writer.write(head)
-                raw = await reader.readuntil(b"\r\n\r\n")
-            except (ConnectionError, asyncio.IncompleteReadError):
-                writer.close()
-                if reused:
-                    continue
-                raise
-            status = int(raw[9:12])
-            lower = raw.lower()
-            start = lower.find(b"\r\ncontent-length:")
-            if start < 0:
-                writer.close()
-                raise HttpError(f"{method} {path}: no Content-Length in {raw!r}")
-            end = lower.index(b"\r\n", start + 2)
-            payload = await reader.readexactly(int(raw[start + 17 : end]))
-            self._idle.append((reader, writer))
-            return status, payload
-
-    async def json(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        token: str | None = None,
-        forwarded: str | None = None,
-        expect: int = 200,
-    ) -> Any:
-        headers = [("Content-Type", "application/json")]
-        if token is not None:
-            headers.append(("Authorization", f"Bearer {token}"))
-        if forwarded is not None:
-            headers.append(("X-Forwarded-For", forwarded))
-        raw = json.dumps(body).encode() if body is not None else b""
-        status, payload = await self.request(method, path, raw, headers)
-        if status != expect:
-            raise HttpError(f"{method} {path}: {status} {payload[:500]!r}")
-        return json.loads(payload)
-
-    def close(self) -> None:
-        for _, writer in self._idle:
-            writer.close()
-        self._idle.clear()
 
 
 # -- the platform's webhook receiver --------------------------------------------------------
@@ -357,7 +261,7 @@ async def decisions_vs_gate(
             "POST",
             f"/api/v1/sessions/{sessions[i % ROOMS]}/join",
             {"display_name": f"j{i}"},
-            forwarded=address(i),
+            address=address(i),
             expect=201,
         )
 
