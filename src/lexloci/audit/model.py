@@ -51,6 +51,7 @@ __all__ = [
     "SealedEntry",
     "UnparsableEntry",
     "export_line",
+    "link",
     "prepare",
     "records_from_export",
     "seal",
@@ -182,18 +183,30 @@ def prepare(
     return PreparedEntry(tag, actor, normalized, encode_payload(normalized))
 
 
+def link(
+    *, seq: int, prev_hash: str, tag: str, actor: str, at: dt.datetime, payload_bytes: bytes
+) -> AuditRecord:
+    """The stored record of the next link after ``prev_hash``: the frame of (actor, at, seq,
+    tag) around an already-encoded canonical payload, and its hash. The one place a body is
+    framed and chained (``seal_prepared``, and bulk writers that encode payloads themselves)."""
+    at_text = format_timestamp(at)
+    head, tail = frame(seq=seq, tag=tag, actor=actor, at=at_text)
+    body = head + payload_bytes + tail
+    return AuditRecord(seq, tag, actor, at_text, body, prev_hash, entry_hash(prev_hash, body))
+
+
 def seal_prepared(
     prepared: PreparedEntry, *, seq: int, prev_hash: str, at: dt.datetime
 ) -> SealedEntry:
     """The next link after ``prev_hash``: the body is the frame of (actor, at, seq, tag)
     around the encoded payload, byte for byte what ``encode_body`` gives (keys are sorted, so
     ``payload`` sits between ``at`` and ``seq``)."""
-    at_text = format_timestamp(at)
     tag = prepared.tag.value
-    head, tail = frame(seq=seq, tag=tag, actor=prepared.actor, at=at_text)
-    body = head + prepared.payload_bytes + tail
-    digest = entry_hash(prev_hash, body)
-    record = AuditRecord(seq, tag, prepared.actor, at_text, body, prev_hash, digest)
+    record = link(
+        seq=seq, prev_hash=prev_hash, tag=tag, actor=prepared.actor, at=at,
+        payload_bytes=prepared.payload_bytes,
+    )  # fmt: skip
+    digest = record.hash
     # The entry carries what a reader gets back from the body: the normalized payload, and
     # the time in UTC (exact: the timestamp keeps every microsecond).
     entry = AuditEntry(

@@ -40,9 +40,6 @@ from sqlalchemy import Connection, Engine, Select, inspect, select, text
 from lexloci.audit.encoding import (
     GENESIS_HASH,
     NormalizeMemo,
-    entry_hash,
-    format_timestamp,
-    frame,
     validate_actor,
 )
 from lexloci.audit.log import DEFAULT_ORIGIN, check_page_limit
@@ -53,6 +50,7 @@ from lexloci.audit.model import (
     Checkpoint,
     NewEntry,
     PreparedEntry,
+    link,
     prepare,
     seal_prepared,
 )
@@ -355,17 +353,18 @@ class ChainWriter:
         if not payload.startswith("{"):
             raise ValueError("an encoded payload is a canonical JSON object")
         validate_actor(actor)
-        seq = self.seq + 1
-        at_text = format_timestamp(self._clock.now())
-        head, tail = frame(seq=seq, tag=tag.value, actor=actor, at=at_text)
-        body = head + payload.encode("utf-8") + tail
-        digest = entry_hash(self.prev_hash, body)
-        self._pending.append(
-            AuditRecord(seq, tag.value, actor, at_text, body, self.prev_hash, digest)
+        record = link(
+            seq=self.seq + 1,
+            prev_hash=self.prev_hash,
+            tag=tag.value,
+            actor=actor,
+            at=self._clock.now(),
+            payload_bytes=payload.encode("utf-8"),
         )
-        self.seq = seq
-        self.prev_hash = digest
-        return seq
+        self._pending.append(record)
+        self.seq = record.seq
+        self.prev_hash = record.hash
+        return record.seq
 
     @property
     def pending(self) -> int:
