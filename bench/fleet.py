@@ -17,6 +17,11 @@ the local default) and NATS (LEXLOCI_TEST_NATS_URL or nats://127.0.0.1:4222).
 
     python bench/fleet.py [--participants 3000] [--runs 5]
 
+Nodes run with ``lexloci serve``'s defaults, so the signalling sockets are not compressed (the
+clients offer permessage-deflate, as browsers do, and the server declines it; see
+docs/operations.md). ``LEXLOCI_WS_COMPRESSION=true`` in this script's environment reaches every
+node and measures the fleet with compression on.
+
 The last line is one JSON object.
 """
 

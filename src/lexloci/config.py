@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         'e.g. {"GREATER_BAY": ["CN-GD", "HK", "MO"]}',
     )
 
+    ws_compression: bool = Field(
+        False,
+        description="whether the signalling WebSocket offers permessage-deflate; off by default: "
+        "signalling messages are small, and compressing every broadcast once per member costs "
+        "CPU on the node's event loop and a zlib context (hundreds of KiB) per connection",
+    )
+
     media: Literal["mesh", "janus"] = Field(
         "mesh",
         description="who carries audio and video: `mesh` (browsers, peer to peer) or `janus` "

@@ -189,6 +189,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    ws_compression: Annotated[
+        bool | None,
+        typer.Option(
+            "--ws-compression/--no-ws-compression",
+            help="Offer permessage-deflate on the signalling WebSocket. [default: off: "
+            "compressing each broadcast per member costs the node CPU and memory]",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     media: Annotated[
         str | None,
@@ -236,6 +245,7 @@ def serve(
         media=media,
         janus_url=janus_url,
         janus_admin_url=janus_admin_url,
+        ws_compression=ws_compression,
     )
     try:
         container = build_container(settings)
@@ -257,6 +267,7 @@ def serve(
         port=settings.port,
         proxy_headers=False,
         server_header=False,
+        ws_per_message_deflate=settings.ws_compression,
         log_level=log_level,
     )
 
