@@ -48,7 +48,7 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLAlchemy database URL. [default: LEXLOCI_DATABASE_URL, else sqlite:///lexloci.db]",
+        help="SQLAlchemy database URL. \\[default: LEXLOCI_DATABASE_URL, else sqlite:///lexloci.db]",
         show_default=False,
     ),
 ]
@@ -164,7 +164,7 @@ def verify_command(
         int | None,
         typer.Option(
             min=1,
-            help="Processes to verify with. [default: the number of CPUs for logs of "
+            help="Processes to verify with. \\[default: the number of CPUs for logs of "
             "200,000 entries or more, else 1]",
             show_default=False,
         ),

@@ -150,9 +150,9 @@ def locate(
 @app.command()
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on. [default: 127.0.0.1]")
+        str | None, typer.Option(help="Address to listen on. \\[default: 127.0.0.1]")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on. [default: 8000]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on. \\[default: 8000]")] = None,
     trust_proxy: Annotated[
         list[str] | None,
         typer.Option(
@@ -164,11 +164,11 @@ def serve(
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+        typer.Option("--db", help="SQLAlchemy database URL. \\[default: sqlite:///lexloci.db]"),
     ] = None,
     node: Annotated[
         str | None,
-        typer.Option(help="This meeting node's name, unique in a fleet. [default: local]"),
+        typer.Option(help="This meeting node's name, unique in a fleet. \\[default: local]"),
     ] = None,
     bus: Annotated[
         str | None,
@@ -178,7 +178,7 @@ def serve(
     ] = None,
     advertise_url: Annotated[
         str | None,
-        typer.Option(help="The URL clients reach this node at. [default: http://HOST:PORT]"),
+        typer.Option(help="The URL clients reach this node at. \\[default: http://HOST:PORT]"),
     ] = None,
     sessions: Annotated[
         bool | None,
@@ -193,8 +193,8 @@ def serve(
         bool | None,
         typer.Option(
             "--ws-compression/--no-ws-compression",
-            help="Offer permessage-deflate on the signalling WebSocket. [default: off: "
-            "compressing each broadcast per member costs the node CPU and memory]",
+            help="Offer permessage-deflate on the signalling WebSocket; it costs the node CPU "
+            "and memory for every member of every broadcast. \\[default: off]",
             show_default=False,
         ),
     ] = None,
@@ -204,7 +204,7 @@ def serve(
         typer.Option(
             help="Media plane: mesh (peer to peer) or janus (the Janus SFU; its secrets come "
             "from LEXLOCI_JANUS_ADMIN_SECRET, LEXLOCI_JANUS_ROOM_ADMIN_KEY and "
-            "LEXLOCI_JANUS_EVENT_TOKEN). [default: mesh]",
+            "LEXLOCI_JANUS_EVENT_TOKEN). \\[default: mesh]",
             show_default=False,
         ),
     ] = None,
@@ -303,7 +303,7 @@ def token_create(
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+        typer.Option("--db", help="SQLAlchemy database URL. \\[default: sqlite:///lexloci.db]"),
     ] = None,
 ) -> None:
     """Create a bearer token and print it (it is shown once; only its hash is stored).
@@ -382,7 +382,7 @@ app.add_typer(db_app, name="db")
 def db_upgrade(
     db: Annotated[
         str | None,
-        typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+        typer.Option("--db", help="SQLAlchemy database URL. \\[default: sqlite:///lexloci.db]"),
     ] = None,
 ) -> None:
     """Apply every migration this lexloci ships that the database does not have yet.

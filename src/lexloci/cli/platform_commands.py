@@ -34,7 +34,7 @@ app = typer.Typer(
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="SQLAlchemy database URL. [default: sqlite:///lexloci.db]"),
+    typer.Option("--db", help="SQLAlchemy database URL. \\[default: sqlite:///lexloci.db]"),
 ]
 
 

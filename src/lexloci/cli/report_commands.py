@@ -54,7 +54,7 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLAlchemy database URL. [default: LEXLOCI_DATABASE_URL, else sqlite:///lexloci.db]",
+        help="SQLAlchemy database URL. \\[default: LEXLOCI_DATABASE_URL, else sqlite:///lexloci.db]",
         show_default=False,
     ),
 ]
@@ -143,7 +143,7 @@ def transparency_command(
     period: Annotated[
         str | None,
         typer.Option(
-            help="YYYY-H1, YYYY-H2, YYYY-Qn or YYYY. [default: the current half-year]",
+            help="YYYY-H1, YYYY-H2, YYYY-Qn or YYYY. \\[default: the current half-year]",
             show_default=False,
         ),
     ] = None,
@@ -159,7 +159,7 @@ def transparency_command(
         str | None,
         typer.Option(
             "--format",
-            help="json, csv or html. [default: from the -o suffix, else json]",
+            help="json, csv or html. \\[default: from the -o suffix, else json]",
             show_default=False,
         ),
     ] = None,
@@ -226,7 +226,7 @@ def verify_command(
         int | None,
         typer.Option(
             min=1,
-            help="Processes to verify the chain with. [default: as lexloci audit verify]",
+            help="Processes to verify the chain with. \\[default: as lexloci audit verify]",
             show_default=False,
         ),
     ] = None,
