@@ -7,6 +7,7 @@ machine's timing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator
@@ -145,5 +146,44 @@ def test_a_conflict_found_only_when_the_batch_is_written_fails_only_its_unit(
     assert stored is not None
     assert stored.display_name == first.result.participant.display_name
     expected = [first.result.participant.id] + [j.result.participant.id for j in others]
+    assert [e.payload["participant_id"] for e in join_entries(container)] == expected
+    assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
+def test_a_coroutines_units_are_settled_on_its_loop_each_with_its_own_outcome(
+    container: Container, session_id: str
+) -> None:
+    """``submit_in_batch_async``: the join gate's way. One batch holds units of a coroutine
+    (one of them failing) and a cancelled one; each gets its own outcome on the loop, the
+    cancelled unit's write still counts, and the writer carries on."""
+    store = container.store
+    joins = prepared_joins(container, session_id, 6)
+
+    def fail(_: Tx) -> None:
+        raise ValueError("this unit fails")
+
+    async def scenario() -> list[Any]:
+        entered, release = threading.Event(), threading.Event()
+
+        def hold(_: Tx) -> None:
+            entered.set()
+            assert release.wait(30)
+
+        held = store.submit_in_batch(hold)
+        assert await asyncio.to_thread(entered.wait, 30)
+        futures = [store.submit_in_batch_async(j.record) for j in joins[:4]]
+        futures.insert(2, store.submit_in_batch_async(fail))
+        futures[4].cancel()
+        release.set()
+        await asyncio.wrap_future(held)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        outcomes.append(await store.submit_in_batch_async(joins[4].record))
+        return outcomes
+
+    outcomes = asyncio.run(scenario())
+    assert isinstance(outcomes[2], ValueError)
+    assert isinstance(outcomes[4], asyncio.CancelledError)
+    assert [o for i, o in enumerate(outcomes) if i not in (2, 4)] == [None] * 4
+    expected = [j.result.participant.id for j in joins[:5]]
     assert [e.payload["participant_id"] for e in join_entries(container)] == expected
     assert container.audit_log.verify().status is VerifyStatus.INTACT

@@ -8,6 +8,7 @@ them proceed while a writer is busy).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import json
@@ -326,6 +327,10 @@ class SqlStore:
     def submit_in_batch(self, work: Callable[[SqlTx], Any]) -> Future[Any]:
         """``run_in_batch`` without blocking: a future that completes once it is durable."""
         return self._committer.submit(work)
+
+    def submit_in_batch_async(self, work: Callable[[SqlTx], Any]) -> asyncio.Future[Any]:
+        """``submit_in_batch`` from a coroutine: a future of the running event loop."""
+        return self._committer.submit_async(work)
 
     def close(self) -> None:
         self._committer.close()
