@@ -187,3 +187,38 @@ def test_a_coroutines_units_are_settled_on_its_loop_each_with_its_own_outcome(
     expected = [j.result.participant.id for j in joins[:5]]
     assert [e.payload["participant_id"] for e in join_entries(container)] == expected
     assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
+def test_a_joins_audit_payload_is_the_canonical_encoding_of_its_decision(
+    container: Container, session_id: str
+) -> None:
+    """The join's payload is encoded before the write with its evidence spliced in as text
+    (kept per territory): the stored entries hold each join's own evidence, byte for byte
+    what sealing the payload would have written, on the buffered path and the one-by-one
+    path alike (a dial-in phone number takes the locator's slow path)."""
+    meetings = container.meetings
+    joins = [
+        meetings.prepare_join(JoinRequest(session_id, f"guest {i}", ClientAddress(a, "test")))
+        for i, a in enumerate([*ADDRESSES, *ADDRESSES])
+    ]
+    joins.append(
+        meetings.prepare_join(
+            JoinRequest(session_id, "dial-in", ClientAddress(None, "none"), phone="+85366123456")
+        )
+    )
+
+    def fail(_: Tx) -> None:
+        raise ValueError("sends the batch down the one-by-one path")
+
+    in_one_batch(container, [j.record for j in joins[:5]])
+    in_one_batch(container, [*(j.record for j in joins[5:]), fail])
+    entries = join_entries(container)
+    assert [e.payload["participant_id"] for e in entries] == [
+        j.result.participant.id for j in joins
+    ]
+    for join, entry in zip(joins, entries, strict=True):
+        assert entry.payload["evidence"] == join.result.participant.location
+        assert entry.payload["territory"] == join.result.participant.territory
+        assert entry.payload["decision_id"] == join.result.decision.decision_id
+    assert entries[-1].payload["territory"] == "MO"
+    assert container.audit_log.verify(deep=True).status is VerifyStatus.INTACT

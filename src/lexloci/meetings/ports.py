@@ -58,6 +58,11 @@ class Tx(Protocol):
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int: ...
 
+    def audit_encoded(self, tag: AuditTag, actor: str, payload: str) -> int:
+        """``audit`` with the payload already given as its canonical JSON text (exactly
+        ``canonical_json`` of the normalized payload, e.g. from ``canonical_spliced``)."""
+        ...
+
     def audit_many(
         self, entries: Sequence[tuple[AuditTag, str, Mapping[str, Any]]]
     ) -> list[int]: ...

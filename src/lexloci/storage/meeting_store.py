@@ -292,6 +292,14 @@ class SqlTx:
             return self._writer.append(tag, actor, payload).seq
         return self.audit_log.append(self.conn, tag, actor, payload).seq
 
+    def audit_encoded(self, tag: AuditTag, actor: str, payload: str) -> int:
+        if self._writer is not None:
+            return self._writer.append_encoded(tag, actor, payload)
+        writer = self.audit_log.writer(self.conn)
+        seq = writer.append_encoded(tag, actor, payload)
+        writer.flush()
+        return seq
+
     def audit_many(self, entries: Sequence[tuple[AuditTag, str, Mapping[str, Any]]]) -> list[int]:
         if self._writer is not None:
             return [self._writer.append(tag, actor, payload).seq for tag, actor, payload in entries]
