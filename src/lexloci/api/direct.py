@@ -67,13 +67,15 @@ class DirectRoute:
 
 
 class _Compiled:
-    __slots__ = ("convertors", "endpoint", "regex")
+    __slots__ = ("convertors", "endpoint", "regex", "suffix")
 
     def __init__(self, route: DirectRoute) -> None:
         self.regex: re.Pattern[str]
         self.convertors: dict[str, Convertor[Any]]
         self.regex, _, self.convertors = compile_path(route.path)
         self.endpoint = route.endpoint
+        # The template's literal end: every other request is turned away by one endswith.
+        self.suffix = route.path.rpartition("}")[2]
 
 
 class DirectRoutes:
@@ -101,7 +103,7 @@ class DirectRoutes:
             if candidates is not None:
                 path = _route_path(scope)
                 for route in candidates:
-                    match = route.regex.match(path)
+                    match = route.regex.match(path) if path.endswith(route.suffix) else None
                     if match is not None:
                         await self._serve(route, match, scope, receive, send)
                         return
