@@ -7,6 +7,7 @@ machine's timing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator
@@ -147,3 +148,77 @@ def test_a_conflict_found_only_when_the_batch_is_written_fails_only_its_unit(
     expected = [first.result.participant.id] + [j.result.participant.id for j in others]
     assert [e.payload["participant_id"] for e in join_entries(container)] == expected
     assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
+def test_a_coroutines_units_are_settled_on_its_loop_each_with_its_own_outcome(
+    container: Container, session_id: str
+) -> None:
+    """``submit_in_batch_async``: the join gate's way. One batch holds units of a coroutine
+    (one of them failing) and a cancelled one; each gets its own outcome on the loop, the
+    cancelled unit's write still counts, and the writer carries on."""
+    store = container.store
+    joins = prepared_joins(container, session_id, 6)
+
+    def fail(_: Tx) -> None:
+        raise ValueError("this unit fails")
+
+    async def scenario() -> list[Any]:
+        entered, release = threading.Event(), threading.Event()
+
+        def hold(_: Tx) -> None:
+            entered.set()
+            assert release.wait(30)
+
+        held = store.submit_in_batch(hold)
+        assert await asyncio.to_thread(entered.wait, 30)
+        futures = [store.submit_in_batch_async(j.record) for j in joins[:4]]
+        futures.insert(2, store.submit_in_batch_async(fail))
+        futures[4].cancel()
+        release.set()
+        await asyncio.wrap_future(held)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        outcomes.append(await store.submit_in_batch_async(joins[4].record))
+        return outcomes
+
+    outcomes = asyncio.run(scenario())
+    assert isinstance(outcomes[2], ValueError)
+    assert isinstance(outcomes[4], asyncio.CancelledError)
+    assert [o for i, o in enumerate(outcomes) if i not in (2, 4)] == [None] * 4
+    expected = [j.result.participant.id for j in joins[:5]]
+    assert [e.payload["participant_id"] for e in join_entries(container)] == expected
+    assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
+def test_a_joins_audit_payload_is_the_canonical_encoding_of_its_decision(
+    container: Container, session_id: str
+) -> None:
+    """The join's payload is encoded before the write with its evidence spliced in as text
+    (kept per territory): the stored entries hold each join's own evidence, byte for byte
+    what sealing the payload would have written, on the buffered path and the one-by-one
+    path alike (a dial-in phone number takes the locator's slow path)."""
+    meetings = container.meetings
+    joins = [
+        meetings.prepare_join(JoinRequest(session_id, f"guest {i}", ClientAddress(a, "test")))
+        for i, a in enumerate([*ADDRESSES, *ADDRESSES])
+    ]
+    joins.append(
+        meetings.prepare_join(
+            JoinRequest(session_id, "dial-in", ClientAddress(None, "none"), phone="+85366123456")
+        )
+    )
+
+    def fail(_: Tx) -> None:
+        raise ValueError("sends the batch down the one-by-one path")
+
+    in_one_batch(container, [j.record for j in joins[:5]])
+    in_one_batch(container, [*(j.record for j in joins[5:]), fail])
+    entries = join_entries(container)
+    assert [e.payload["participant_id"] for e in entries] == [
+        j.result.participant.id for j in joins
+    ]
+    for join, entry in zip(joins, entries, strict=True):
+        assert entry.payload["evidence"] == join.result.participant.location
+        assert entry.payload["territory"] == join.result.participant.territory
+        assert entry.payload["decision_id"] == join.result.decision.decision_id
+    assert entries[-1].payload["territory"] == "MO"
+    assert container.audit_log.verify(deep=True).status is VerifyStatus.INTACT

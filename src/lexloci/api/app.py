@@ -15,6 +15,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from lexloci import __version__
+from lexloci.api.direct import DirectRoute, DirectRoutes
 from lexloci.api.errors import install_error_handlers
 from lexloci.api.limits import BodyLimit
 from lexloci.api.routes import (
@@ -34,7 +35,7 @@ from lexloci.api.routes import (
 from lexloci.bootstrap import Container
 from lexloci.collector import CollectorWatch
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["DIRECT_ROUTES", "MAX_BODY", "create_app"]
 
 log = logging.getLogger("lexloci.api")
 
@@ -45,6 +46,14 @@ HEARTBEAT_S = 2.0
 MAX_BODY = 1024 * 1024
 #: Case attachments travel base64-encoded: 10 MiB of file is about 13.4 MiB of JSON.
 MAX_ATTACHMENT_BODY = 14 * 1024 * 1024
+
+
+#: The hot paths served without FastAPI's per-request routing and parameter solving (see
+#: ``lexloci.api.direct``); each is still declared, and documented, on its router.
+DIRECT_ROUTES: tuple[DirectRoute, ...] = (
+    DirectRoute("POST", "/api/v1/sessions/{session_id}/join", meetings.join),
+    DirectRoute("POST", "/api/v1/decisions/join", platforms.decide_join),
+)
 
 
 async def _expire_forever(container: Container) -> None:
@@ -105,6 +114,8 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
+    # Added first, so it runs inside BodyLimit (the last added middleware is the outermost).
+    app.add_middleware(DirectRoutes, routes=DIRECT_ROUTES, handlers=app.exception_handlers)
     app.add_middleware(BodyLimit, limit=MAX_BODY, larger={"/attachments": MAX_ATTACHMENT_BODY})
     app.include_router(health.router)
     app.include_router(geo.router, prefix="/api/v1")

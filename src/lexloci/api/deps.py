@@ -36,11 +36,23 @@ def container_of(request: Request) -> Container:
     return container
 
 
+#: The headers ``resolve_client_address`` reads (it ignores every other one).
+_FORWARDING_HEADERS = frozenset({b"forwarded", b"x-forwarded-for"})
+
+
 def client_address(request: Request) -> ClientAddress:
     """The caller's address: the TCP peer, or the forwarding chain if the peer is trusted."""
     container = container_of(request)
-    peer = request.client.host if request.client else None
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+    # Straight from the ASGI scope, decoding only the forwarding headers: on the join path,
+    # building the request's client and header objects cost more than the resolution.
+    scope = request.scope
+    client = scope.get("client")
+    peer = client[0] if client else None
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in scope["headers"]
+        if k.lower() in _FORWARDING_HEADERS
+    ]
     return resolve_client_address(peer, headers, container.trusted_proxies)
 
 

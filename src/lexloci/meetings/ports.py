@@ -8,6 +8,7 @@ transaction commits).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -57,6 +58,11 @@ class Tx(Protocol):
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int: ...
 
+    def audit_encoded(self, tag: AuditTag, actor: str, payload: str) -> int:
+        """``audit`` with the payload already given as its canonical JSON text (exactly
+        ``canonical_json`` of the normalized payload, e.g. from ``canonical_spliced``)."""
+        ...
+
     def audit_many(
         self, entries: Sequence[tuple[AuditTag, str, Mapping[str, Any]]]
     ) -> list[int]: ...
@@ -67,6 +73,11 @@ class Store(Protocol):
 
     def submit_in_batch(self, work: Callable[[Any], Any]) -> Future[Any]:
         """``run_in_batch`` without blocking the caller: a future completed once durable."""
+        ...
+
+    def submit_in_batch_async(self, work: Callable[[Any], Any]) -> asyncio.Future[Any]:
+        """``submit_in_batch`` from a coroutine: a future of the running event loop, settled
+        on it (the join gate awaits its write this way)."""
         ...
 
     def run_in_batch(self, work: Callable[[Any], T]) -> T:

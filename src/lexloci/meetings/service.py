@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lexloci.audit.encoding import canonical_spliced, canonical_text, slot
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
@@ -87,6 +88,8 @@ MAX_TOPIC = 300
 def new_id(prefix: str) -> str:
     return f"{prefix}_{token_hex(8)}"
 
+
+_EVIDENCE_SLOT = slot("evidence")
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -282,6 +285,8 @@ class MeetingService:
         self._live = _LiveState()
         self._contexts: dict[str, SessionContext] = {}
         self._sessions: dict[str, MeetingSession] = {}  # this node's sessions, kept exact
+        # territory -> (an evidence snapshot, its canonical JSON text); see _audit_payload.
+        self._evidence_texts: dict[str | None, tuple[Mapping[str, Any], str]] = {}
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -550,13 +555,29 @@ class MeetingService:
         token = new_token() if admitted else None
         token_hash = hash_token(token) if token else None
         tag, payload = gate.audit_entry(participant.id, session.id, request.client, request.phone)
+        encoded = self._audit_payload(payload, location.territory, gate.evidence)
 
         def record(tx: Tx) -> None:
             tx.insert_participant(participant, token_hash)
-            tx.audit(tag, f"participant:{participant.id}", payload)
+            tx.audit_encoded(tag, f"participant:{participant.id}", encoded)
 
         result = JoinResult(participant, decision, token, notice)
         return PreparedJoin(result, record, context, location, token_hash)
+
+    def _audit_payload(
+        self, payload: Mapping[str, Any], territory: str | None, evidence: Mapping[str, Any]
+    ) -> str:
+        """A join's audit payload as canonical JSON text, its evidence spliced in as text.
+
+        The evidence is most of the payload, and a territory's joins on the locator's fast
+        path share one snapshot (``Locator.snapshot``, never changed): its text is kept, per
+        territory, for as long as the territory's snapshot is that same object. The text is
+        exactly what sealing the payload would encode (``canonical_spliced``)."""
+        held = self._evidence_texts.get(territory)
+        if held is None or held[0] is not evidence:
+            held = self._evidence_texts[territory] = (evidence, canonical_text(evidence))
+        spliced = canonical_spliced({**payload, "evidence": _EVIDENCE_SLOT}, {"evidence": held[1]})
+        return spliced if spliced is not None else canonical_text(payload)
 
     def finish_join(self, prepared: PreparedJoin) -> JoinResult:
         """After the join's record committed: an admitted participant enters the live roster."""

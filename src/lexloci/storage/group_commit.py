@@ -20,10 +20,15 @@ Invariants:
 - one unit's failure rolls back only that unit (its savepoint); the others commit;
 - a failed commit fails every unit of that batch; nothing of it was written;
 - units run in arrival order, so audit entries keep the order the decisions were made in.
+
+Callers on an event loop (the join gate) use ``submit_async``: their future is the loop's own,
+and the writer settles all of one batch's futures of a loop in one callback on that loop (one
+wake-up per batch instead of a thread-safe future and a wake-up per unit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -42,11 +47,24 @@ TxT = TypeVar("TxT")
 
 
 class _Unit(Generic[TxT]):
-    __slots__ = ("future", "work")
+    """A unit of work and its caller's future: a thread-safe one, or (``loop`` set) a future
+    of that event loop, which only the loop's own thread may settle."""
 
-    def __init__(self, work: Callable[[TxT], Any]) -> None:
+    __slots__ = ("future", "loop", "work")
+
+    def __init__(
+        self,
+        work: Callable[[TxT], Any],
+        future: Future[Any] | asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.work = work
-        self.future: Future[Any] = Future()
+        self.future = future
+        self.loop = loop
+
+
+#: What became of a unit: (unit, result, exception or None).
+_Outcome = tuple[_Unit[Any], Any, BaseException | None]
 
 
 class GroupCommitter(Generic[TxT]):
@@ -75,15 +93,24 @@ class GroupCommitter(Generic[TxT]):
         return self.submit(work).result()  # type: ignore[no-any-return]
 
     def submit(self, work: Callable[[TxT], Any]) -> Future[Any]:
-        """Queue ``work``; the future completes when its transaction committed (or failed).
-        An event loop awaits it with ``asyncio.wrap_future`` instead of blocking a thread."""
+        """Queue ``work``; the future completes when its transaction committed (or failed)."""
+        future: Future[Any] = Future()
+        self._put(_Unit(work, future))
+        return future
+
+    def submit_async(self, work: Callable[[TxT], Any]) -> asyncio.Future[Any]:
+        """``submit`` from a coroutine: a future of the running loop, to be awaited there."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(_Unit(work, future, loop))
+        return future
+
+    def _put(self, unit: _Unit[TxT]) -> None:
         with self._lock:
             if not self._started:
                 self._thread.start()
                 self._started = True
-        unit: _Unit[TxT] = _Unit(work)
         self._queue.put(unit)
-        return unit.future
 
     def close(self) -> None:
         if self._started:
@@ -129,12 +156,11 @@ class GroupCommitter(Generic[TxT]):
             return False
         self.batches += 1
         self.units += len(batch)
-        for unit, result in zip(batch, results, strict=True):
-            unit.future.set_result(result)
+        _settle([(unit, result, None) for unit, result in zip(batch, results, strict=True)])
         return True
 
     def _commit_each(self, batch: list[_Unit[TxT]]) -> None:
-        outcomes: list[tuple[_Unit[TxT], Any, BaseException | None]] = []
+        outcomes: list[_Outcome] = []
         try:
             with self._engine.begin() as conn:
                 tx = self._make_tx(conn)
@@ -150,14 +176,39 @@ class GroupCommitter(Generic[TxT]):
                         outcomes.append((unit, result, None))
         except BaseException as exc:  # noqa: BLE001 - the commit failed: every unit fails with it
             log.warning("group commit of %d units failed: %s", len(batch), exc)
-            for unit in batch:
-                if not unit.future.done():
-                    unit.future.set_exception(exc)
+            _settle([(unit, None, exc) for unit in batch])
             return
         self.batches += 1
         self.units += len(batch)
-        for unit, result, error in outcomes:
-            if error is not None:
-                unit.future.set_exception(error)
-            else:
-                unit.future.set_result(result)
+        _settle(outcomes)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Complete each unit's future: thread-safe ones here, each loop's in one call on it."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        unit = outcome[0]
+        if unit.loop is not None:
+            on_loops.setdefault(unit.loop, []).append(outcome)
+        else:
+            _complete(outcome)
+    for loop, settled in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_complete_all, settled)
+        except RuntimeError:  # the loop is closed: nobody awaits these any more
+            log.debug("group commit: %d results for a closed event loop", len(settled))
+
+
+def _complete_all(outcomes: list[_Outcome]) -> None:
+    for outcome in outcomes:
+        _complete(outcome)
+
+
+def _complete(outcome: _Outcome) -> None:
+    unit, result, error = outcome
+    if unit.future.done():  # cancelled: the caller stopped waiting (its write still counts)
+        return
+    if error is not None:
+        unit.future.set_exception(error)
+    else:
+        unit.future.set_result(result)

@@ -8,6 +8,7 @@ them proceed while a writer is busy).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import json
@@ -291,6 +292,14 @@ class SqlTx:
             return self._writer.append(tag, actor, payload).seq
         return self.audit_log.append(self.conn, tag, actor, payload).seq
 
+    def audit_encoded(self, tag: AuditTag, actor: str, payload: str) -> int:
+        if self._writer is not None:
+            return self._writer.append_encoded(tag, actor, payload)
+        writer = self.audit_log.writer(self.conn)
+        seq = writer.append_encoded(tag, actor, payload)
+        writer.flush()
+        return seq
+
     def audit_many(self, entries: Sequence[tuple[AuditTag, str, Mapping[str, Any]]]) -> list[int]:
         if self._writer is not None:
             return [self._writer.append(tag, actor, payload).seq for tag, actor, payload in entries]
@@ -326,6 +335,10 @@ class SqlStore:
     def submit_in_batch(self, work: Callable[[SqlTx], Any]) -> Future[Any]:
         """``run_in_batch`` without blocking: a future that completes once it is durable."""
         return self._committer.submit(work)
+
+    def submit_in_batch_async(self, work: Callable[[SqlTx], Any]) -> asyncio.Future[Any]:
+        """``submit_in_batch`` from a coroutine: a future of the running event loop."""
+        return self._committer.submit_async(work)
 
     def close(self) -> None:
         self._committer.close()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Body, Request, Response
-from fastapi.responses import JSONResponse
 
 from lexloci.api.deps import (
     bearer_token,
@@ -95,7 +95,7 @@ def get_session(request: Request, session_id: str) -> dict[str, Any]:
     responses={403: {"description": "geo_restricted: refused, with the notice"}},
     openapi_extra=body_schema(JoinIn),
 )
-async def join(request: Request, session_id: str) -> JSONResponse:
+async def join(request: Request, session_id: str) -> Response:
     body = await json_body(request, JoinIn)
     container = container_of(request)
     if not container.bus.ready:
@@ -125,21 +125,40 @@ async def join(request: Request, session_id: str) -> JSONResponse:
             policy_version=decision.policy_version,
             notice=notice.to_dict() if notice else None,
         )
-    # A response object: FastAPI would otherwise walk the nested evidence with its encoder.
-    return JSONResponse(
-        {
-            "participant_id": result.participant.id,
-            "session_id": session_id,
-            "token": result.token,
-            "territory": result.participant.territory,
-            "decision_id": decision.decision_id,
-            "policy_version": decision.policy_version,
-            "signalling_url": f"/api/v1/sessions/{session_id}/signal",
-            "media": media,
-            "location": result.participant.location,
-        },
-        status_code=201,
-    )
+    answer = {
+        "participant_id": result.participant.id,
+        "session_id": session_id,
+        "token": result.token,
+        "territory": result.participant.territory,
+        "decision_id": decision.decision_id,
+        "policy_version": decision.policy_version,
+        "signalling_url": f"/api/v1/sessions/{session_id}/signal",
+        "media": media,
+        "location": _LOCATION_SLOT,
+    }
+    return _admitted(answer, result.participant.territory, result.participant.location)
+
+
+# The join's answer is JSONResponse's encoding (compact, not ASCII-escaped, keys in order) of
+# a small object and the participant's location, which is most of it and which a territory's
+# joins share (Locator.snapshot, never changed): its text is kept per territory, for as long
+# as the snapshot is that same object, and spliced in.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_LOCATION_SLOT = "\x00location\x00"
+_LOCATION_TOKEN = _encode(_LOCATION_SLOT)
+_location_texts: dict[str | None, tuple[dict[str, Any], str]] = {}
+
+
+def _admitted(answer: dict[str, Any], territory: str | None, location: dict[str, Any]) -> Response:
+    held = _location_texts.get(territory)
+    if held is None or held[0] is not location:
+        held = _location_texts[territory] = (location, _encode(location))
+    text = _encode(answer)
+    if text.count(_LOCATION_TOKEN) == 1:
+        text = text.replace(_LOCATION_TOKEN, held[1])
+    else:  # a value happened to contain the slot's text: encode it whole
+        text = _encode({**answer, "location": location})
+    return Response(text.encode("utf-8"), status_code=201, media_type="application/json")
 
 
 @router.get("/sessions/{session_id}/participants", summary="The roster: everyone, with state")

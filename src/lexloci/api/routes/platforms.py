@@ -271,7 +271,7 @@ async def decide_join(request: Request) -> JSONResponse:
             language=language,
         ),
     )
-    await asyncio.wrap_future(container.meetings.store.submit_in_batch(record))
+    await container.meetings.store.submit_in_batch_async(record)
     return JSONResponse(decision.to_dict())  # as a response: FastAPI's encoder is not needed
 
 
