@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from lexloci.audit import VerifyStatus
@@ -40,6 +41,7 @@ from lexloci.integrations import (
 from lexloci.jurisdictions import Jurisdiction
 from lexloci.platforms.model import order_id
 from lexloci.policy import Enforcement, Restriction, Scope
+from lexloci.storage.records import removal_orders
 from tests.functional.live_server import LiveServer, live_server
 from tests.functional.meeting_clients import ADDRESS, Platform
 
@@ -695,6 +697,34 @@ def test_a_batch_receiver_gets_signed_batches_that_acknowledge_every_order_insid
     assert set(carried.values()) == {1}
     assert {o["acked_via"] for o in listed.values()} == {"webhook"}
     assert {o["attempts"] for o in listed.values()} == {1}
+
+
+def test_a_sweeps_orders_are_written_claimed_by_this_nodes_worker_and_sent_once(
+    server: LiveServer, staff: Staff, platforms: Callable[..., Acme], receiver: Receiver
+) -> None:
+    edge = platforms("edge", receiver.url, retry_base_s=0.05, timeout_s=5)
+    receiver.secret = edge.secret
+    receiver.silent = True  # holds every request until released: the orders stay in flight
+    delivery = server.container.delivery
+    wait_for(lambda: delivery.serves("edge"), "the delivery worker's senders for edge")
+    for _ in range(7):
+        edge.join("CN")
+    staff.restrict(f"edge:{ROOM}")
+    store = server.container.platforms.store
+    wait_for(lambda: len(store.orders("edge")) == 7, "7 orders")
+    engine = server.container.engine
+    with engine.connect() as conn:
+        holders = set(conn.execute(sa.select(removal_orders.c.claimed_by)).scalars())
+    # Handed over as they were written: held by this node's worker, due for nobody else.
+    assert holders == {delivery.worker}
+    now = server.container.clock.now()
+    assert store.due("edge", now, 100) == 0
+    assert store.claim("edge", "another-worker", now, 100, dt.timedelta(minutes=1)) == []
+    receiver.silent = False
+    receiver.released.set()  # the held requests fail (503) and are retried
+    wait_for(lambda: len(edge.client.orders("acknowledged")) == 7, "7 orders acknowledged")
+    assert sum(receiver.effects.values()) == 7
+    assert set(receiver.effects.values()) == {1}
 
 
 # -- exactly once, across nodes and processes --------------------------------------------------

@@ -38,7 +38,7 @@ from lexloci.platforms.model import (
     PresenceState,
     RemovalOrder,
 )
-from lexloci.platforms.ports import ClaimedEvent, OrderUpdate
+from lexloci.platforms.ports import ClaimedEvent, Handover, OrderUpdate
 from lexloci.policy import Scope, ScopeKind, SessionContext
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import READ_ONLY_OPTION
@@ -61,8 +61,26 @@ _REMOVE_PG = _REMOVE_SQL.replace("reason = {0}", "reason = CAST({0} AS JSON)")
 _INSERT_ORDER_SQL = (
     "INSERT INTO removal_orders (id, platform, participant_id, restriction_id, "
     "restriction_version, case_ref, territory, body, state, attempts, next_attempt_at, "
-    "created_at) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "created_at, claimed_by, claimed_until) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
 )
+# The last failure stays on record after a later success: it is history (last_error).
+_RECORD_SQL = (
+    "UPDATE removal_orders SET state = {0}, attempts = {0}, next_attempt_at = {0}, "
+    "last_attempt_at = COALESCE({0}, last_attempt_at), "
+    "delivered_at = COALESCE({0}, delivered_at), acked_at = {0}, acked_via = {0}, "
+    "dead_at = {0}, last_error = COALESCE({0}, last_error), claimed_by = NULL, "
+    "claimed_until = NULL WHERE id = {0} AND claimed_by = {0} AND state != {0}"
+)
+# psycopg sends untyped parameters: name the types COALESCE cannot infer from NULL.
+_RECORD_PG = (
+    _RECORD_SQL.replace(
+        "COALESCE({0}, last_attempt_at)", "COALESCE({0}::timestamptz, last_attempt_at)"
+    )
+    .replace("COALESCE({0}, delivered_at)", "COALESCE({0}::timestamptz, delivered_at)")
+    .replace("COALESCE({0}, last_error)", "COALESCE({0}::varchar, last_error)")
+)
+_ACKNOWLEDGED = OrderState.ACKNOWLEDGED.value
 _UNACKNOWLEDGED = [OrderState.PENDING.value, OrderState.DELIVERED.value, OrderState.DEAD.value]
 
 
@@ -204,7 +222,9 @@ class SqlPlatformTx:
         )
         return int(result.rowcount or 0)
 
-    def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]:
+    def insert_orders(
+        self, orders: Sequence[RemovalOrder], claims: Mapping[str, Handover] | None = None
+    ) -> set[str]:
         if not orders:
             return set()
         wanted = {order.id: order for order in orders}
@@ -233,10 +253,16 @@ class SqlPlatformTx:
                 bound = times[moment] = self._bind_time(moment)
             return bound
 
+        unclaimed = (None, None)
+        held = {
+            handover: (handover.worker, when(handover.until))
+            for handover in set((claims or {}).values())
+        }
         rows = [
             (o.id, o.platform, o.participant_id, o.restriction_id, o.restriction_version,
              o.case_ref, o.territory, o.body, o.state.value, o.attempts,
-             when(o.next_attempt_at or o.created_at), when(o.created_at))
+             when(o.next_attempt_at or o.created_at), when(o.created_at),
+             *(held[claims[o.id]] if claims and o.id in claims else unclaimed))
             for o in new
         ]  # fmt: skip
         self.conn.exec_driver_sql(sql, rows)
@@ -427,20 +453,19 @@ class SqlPlatformStore:
 
     # -- the delivery queue -------------------------------------------------------------------
 
+    def due(self, platform: str, now: dt.datetime, limit: int) -> int:
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(sa.func.count()).select_from(_due(platform, now, limit).subquery())
+            ).scalar()
+        return int(found or 0)
+
     def claim(
         self, platform: str, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta
     ) -> list[RemovalOrder]:
         """Up to ``limit`` due orders of ``platform``, claimed by ``worker`` until now + lease."""
         c = removal_orders.c
-        due = (
-            sa.select(c.id)
-            .where(c.platform == platform)
-            .where(c.state.in_([OrderState.PENDING.value, OrderState.DELIVERED.value]))
-            .where(c.next_attempt_at <= now)
-            .where(sa.or_(c.claimed_until.is_(None), c.claimed_until < now))
-            .order_by(c.next_attempt_at, c.id)
-            .limit(limit)
-        )
+        due = _due(platform, now, limit)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
@@ -460,53 +485,46 @@ class SqlPlatformStore:
     def record(self, worker: str, updates: Sequence[OrderUpdate]) -> int:
         if not updates:
             return 0
-        c = removal_orders.c
-        statement = (
-            removal_orders.update()
-            .where(c.id == sa.bindparam("oid"))
-            .where(c.claimed_by == worker)
-            .where(c.state != OrderState.ACKNOWLEDGED.value)
-            .values(
-                state=sa.bindparam("new_state"),
-                attempts=sa.bindparam("new_attempts"),
-                next_attempt_at=sa.bindparam("new_next"),
-                last_attempt_at=sa.func.coalesce(
-                    sa.bindparam("new_last", type_=c.last_attempt_at.type), c.last_attempt_at
-                ),
-                delivered_at=sa.func.coalesce(
-                    sa.bindparam("new_delivered", type_=c.delivered_at.type), c.delivered_at
-                ),
-                acked_at=sa.bindparam("new_acked", type_=c.acked_at.type),
-                acked_via=sa.bindparam("new_via"),
-                dead_at=sa.bindparam("new_dead", type_=c.dead_at.type),
-                # The last failure stays on record after a later success: it is history.
-                last_error=sa.func.coalesce(
-                    sa.bindparam("new_error", type_=c.last_error.type), c.last_error
-                ),
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
         with self.engine.begin() as conn:
-            result = conn.execute(
-                statement,
-                [
-                    {
-                        "oid": u.order_id,
-                        "new_state": u.state.value,
-                        "new_attempts": u.attempts,
-                        "new_next": u.next_attempt_at,
-                        "new_last": u.last_attempt_at,
-                        "new_delivered": u.delivered_at,
-                        "new_acked": u.acked_at,
-                        "new_via": u.acked_via,
-                        "new_dead": u.dead_at,
-                        "new_error": (u.last_error or None) and u.last_error[:500],
-                    }
-                    for u in updates
-                ],
+            # Plain driver SQL, as in insert_orders: a sweep's orders come back thousands at a
+            # time, and SQLAlchemy's per-row parameter processing cost more than the update.
+            postgres = conn.dialect.name == "postgresql"
+            sql = (_RECORD_PG if postgres else _RECORD_SQL).format(
+                "?" if conn.dialect.paramstyle == "qmark" else "%s"
             )
+            process = removal_orders.c.created_at.type.bind_processor(conn.dialect)
+            times: dict[dt.datetime, Any] = {}
+
+            def when(moment: dt.datetime | None) -> Any:
+                if moment is None or process is None:
+                    return moment
+                bound = times.get(moment)
+                if bound is None:
+                    bound = times[moment] = process(moment)
+                return bound
+
+            rows = [
+                (u.state.value, u.attempts, when(u.next_attempt_at), when(u.last_attempt_at),
+                 when(u.delivered_at), when(u.acked_at), u.acked_via, when(u.dead_at),
+                 (u.last_error or None) and u.last_error[:500], u.order_id, worker, _ACKNOWLEDGED)
+                for u in updates
+            ]  # fmt: skip
+            result = conn.exec_driver_sql(sql, rows)
         return int(result.rowcount or 0)
+
+
+def _due(platform: str, now: dt.datetime, limit: int) -> sa.Select[Any]:
+    """The ids of ``platform``'s orders due at ``now`` and claimed by nobody, oldest first."""
+    c = removal_orders.c
+    return (
+        sa.select(c.id)
+        .where(c.platform == platform)
+        .where(c.state.in_([OrderState.PENDING.value, OrderState.DELIVERED.value]))
+        .where(c.next_attempt_at <= now)
+        .where(sa.or_(c.claimed_until.is_(None), c.claimed_until < now))
+        .order_by(c.next_attempt_at, c.id)
+        .limit(limit)
+    )
 
 
 def _in_scope(scope: Scope, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
