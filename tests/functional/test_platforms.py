@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from lexloci.audit import VerifyStatus
+from lexloci.audit.removals import expand
 from lexloci.auth import Role
 from lexloci.bootstrap import build_container
 from lexloci.config import Settings
@@ -233,6 +234,16 @@ class Staff:
         """A CN restriction on ``ref`` through the case workflow: filed, then approved."""
         case = self.file([{"kind": kind, "ref": ref}])
         return self.approve(case["id"])
+
+    def platform_removals(self, platform: str) -> list[dict[str, Any]]:
+        """Each order in the ``platform:orders:issued`` entries, as the removal payload it
+        stands for (``lexloci.audit.removals.expand``), for one platform."""
+        return [
+            removal
+            for entry in self.audit("platform:orders:issued")
+            for removal in expand(entry["payload"])
+            if removal["platform"] == platform
+        ]
 
     def audit(self, tag: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
@@ -528,11 +539,7 @@ def test_a_cn_restriction_orders_the_removal_of_the_receivers_cn_participants_on
     assert {pid for pid, state in roster.items() if state == "removed"} == cn_ids
     assert roster[elsewhere["participant_id"]] == "joined"  # room-2 is not restricted
 
-    removed = [
-        e["payload"]
-        for e in staff.audit("meeting:participant:removed")
-        if e["payload"].get("platform") == "acme"
-    ]
+    removed = staff.platform_removals("acme")
     assert sorted(p["order_id"] for p in removed) == sorted(expected)
     assert {p["territory"] for p in removed} == {"CN"}
 
@@ -749,15 +756,13 @@ def test_every_node_sweeps_but_each_removal_is_ordered_and_audited_once(
     orders = edge.client.orders()
     assert len(orders) == 20
     assert {o["participant_id"] for o in orders} == {p["participant_id"] for p in people[:20]}
-    removed = [
-        e for e in staff.audit("meeting:participant:removed") if e["payload"].get("platform")
-    ]
-    assert sorted(e["payload"]["order_id"] for e in removed) == sorted(o["id"] for o in orders)
+    removed = staff.platform_removals("edge")
+    assert sorted(p["order_id"] for p in removed) == sorted(o["id"] for o in orders)
     # Order entries are written from pre-encoded parts (ChainWriter.append_encoded): each body
     # must still be exactly the canonical encoding of what it says.
     checked = server.container.audit_log.verify(deep=True)
     assert checked.status is VerifyStatus.INTACT, checked
-    first = removed[0]["payload"]
+    first = removed[0]
     assert first["evidence"]["territory"] == "CN"
     assert first["reason"]["restriction_id"] == restriction["id"]
     assert first["context"]["meeting_id"] == f"edge:{ROOM}"
@@ -805,10 +810,9 @@ def test_concurrent_sweeps_on_two_nodes_make_each_order_once(
     assert len(set(made[0]) | set(made[1])) == 40
     assert set(made[0]).isdisjoint(made[1])
     assert len(edge.client.orders()) == 40
-    removed = [
-        e for e in staff.audit("meeting:participant:removed") if e["payload"].get("platform")
-    ]
+    removed = staff.platform_removals("edge")
     assert len(removed) == 40
+    assert len({p["order_id"] for p in removed}) == 40
 
 
 def test_two_delivery_processes_never_send_an_order_twice(

@@ -5,19 +5,20 @@ An order is made from a ``Removal`` (``lexloci.policy``) of a platform presence 
 thing platform enforcement produces: remove this participant from this session, and mint no
 new token for them while the restriction lasts (new joins are refused by the join decision,
 ``POST /api/v1/decisions/join``). Nothing in an order ends a meeting or touches an account
-(I2). Its audit entry has the tag of every enforcement removal, ``meeting:participant:removed``,
-with the payload of the meeting service's own removals (``MeetingService._remove``) plus the
-platform, the platform's participant reference and the order id, so the transparency report
-counts platform removals by territory and case like any other.
+(I2). Orders are audited many to an entry: ``OrderMaker.audit_payload`` gives the payload of one
+``platform:orders:issued`` entry for the orders of one transaction (``lexloci.audit.removals``:
+what the orders of a group share once, then each order's own fields), and each order in it
+stands for exactly the ``meeting:participant:removed`` payload a per-order entry carried — the
+meeting service's own removals (``MeetingService._remove``) plus the platform, the platform's
+participant reference and the order id — so the transparency report counts platform removals
+by territory and case like any other.
 
 An ``OrderMaker`` serves one sweep or one batch of events: a sweep of thousands of presences
 meets a handful of distinct ``Location`` objects (the locator shares one per territory on its
-fast path), one reason per territory and one case, so each location's evidence, each reason
-and each notice is encoded once, not once per order. An order's webhook body, its audit
-payload and the presence's stored reason are then each one small JSON encoding of the values
-that differ per order (ids and references) with the shared parts spliced in as text: the audit
-payload through ``lexloci.audit.encoding.canonical_spliced``, which gives exactly the canonical
-encoding ``seal`` would have written (``ChainWriter.append_encoded`` frames and chains it).
+fast path), one reason per territory and one case, so each location's evidence, each reason,
+each notice and each audit group is encoded once, not once per order. An order's webhook body
+and the presence's stored reason are then each one small JSON encoding of the values that
+differ per order (ids and references) with the shared parts spliced in as text.
 
 The webhook body follows the Standard Webhooks payload shape::
 
@@ -29,10 +30,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from lexloci.audit.encoding import canonical_spliced, canonical_text, slot
+from lexloci.audit.encoding import JsonValue, canonical_json, canonical_text, slot
 from lexloci.geo import Location
 from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, participant_notice
 from lexloci.platforms.model import LivePresence, RemovalOrder, order_id, participant_key
@@ -49,8 +51,8 @@ ORDER_ACTOR: Final = "system:enforcement"
 
 # One encoder: json.dumps with keyword arguments builds a new one on every call.
 _json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
-_EVIDENCE, _REASON, _NOTICE, _RESTRICTION = "evidence", "reason", "notice", "restriction"
-_SLOTS: Final = {name: slot(name) for name in (_EVIDENCE, _REASON, _NOTICE, _RESTRICTION)}
+_REASON, _NOTICE, _RESTRICTION = "reason", "notice", "restriction"
+_SLOTS: Final = {name: slot(name) for name in (_REASON, _NOTICE, _RESTRICTION)}
 _TOKENS: Final = {name: _json(value) for name, value in _SLOTS.items()}
 
 
@@ -77,12 +79,12 @@ def _is_slot(value: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class MadeOrder:
-    """One order, its audit entry's payload as canonical JSON text (tag
-    ``meeting:participant:removed``, actor ``ORDER_ACTOR``), and the reason stored on the
-    removed presence as JSON text."""
+    """One order, its own fields in the audit entry (``lexloci.audit.removals``) with the
+    maker's index of its group, and the reason stored on the removed presence as JSON text."""
 
     order: RemovalOrder
-    audit_payload: str
+    audit_fields: dict[str, Any]
+    group: int
     presence_reason: str
 
 
@@ -97,7 +99,8 @@ class _Shared:
     host_notice: str
     body_evidence: str
     body_pieces: dict[str, str]
-    audit_pieces: dict[str, str]
+    evidence: dict[str, Any]
+    reason_dict: dict[str, Any]
     presence_pieces: dict[str, str]
 
 
@@ -110,6 +113,49 @@ class OrderMaker:
         self._created = now.isoformat()
         self._tail = f',"timestamp":{_json(self._created)},"type":{_json(ORDER_EVENT)}}}'
         self._shared: dict[tuple[int, int, str, str, int], _Shared] = {}
+        # Audit groups (lexloci.audit.removals): canonical text, by (shared parts, policy).
+        self._group_index: dict[tuple[int, Any], int] = {}
+        self._groups: list[tuple[_Shared, str]] = []
+
+    def _group_of(self, shared: _Shared, removal: Removal) -> int:
+        key = (id(shared), removal.policy_version)
+        index = self._group_index.get(key)
+        if index is not None:
+            return index
+        reason = removal.reason
+        group: dict[str, Any] = {
+            "restriction_id": reason.restriction_id,
+            "restriction_version": reason.restriction_version,
+            "case_ref": reason.case_ref,
+            "restriction_ids": [reason.restriction_id],
+            "case_ids": [reason.case_ref],
+            "reason": shared.reason_dict,
+            "territory": shared.territory,
+            "evidence": shared.evidence,
+            "automated": True,
+            "policy_version": removal.policy_version,
+            "notice": shared.notice_text,
+            "node": self.node,
+        }
+        self._groups.append((shared, canonical_text(group)))  # holds shared: ids stay unique
+        index = self._group_index[key] = len(self._groups) - 1
+        return index
+
+    def audit_payload(self, made: Sequence[MadeOrder]) -> str:
+        """The canonical JSON text of one ``platform:orders:issued`` payload for ``made``
+        (``lexloci.audit.removals``), its groups numbered in order of first use."""
+        local: dict[int, int] = {}
+        items: list[JsonValue] = []
+        for one in made:
+            index = local.get(one.group)
+            if index is None:
+                index = local[one.group] = len(local)
+            items.append({**one.audit_fields, "group": index})
+        groups = ",".join(self._groups[g][1] for g in local)
+        # The items hold only checked references and ids (printable text) and dicts of them:
+        # already normalized, so the canonical encoder is all they need (deep verify agrees).
+        orders = canonical_json(items).decode()
+        return f'{{"groups":[{groups}],"orders":{orders}}}'
 
     def _shared_of(
         self, removal: Removal, language: str, restriction: Restriction | None
@@ -151,10 +197,8 @@ class OrderMaker:
                 _NOTICE: _json(notice),
                 _RESTRICTION: _json(held),
             },
-            audit_pieces={
-                _EVIDENCE: canonical_text(evidence),
-                _REASON: canonical_text(reason_dict),
-            },
+            evidence=evidence,
+            reason_dict=reason_dict,
             presence_pieces={_REASON: _json(reason_dict)[:-1] + f',"notice":{_json(text)}'},
         )
         return hit
@@ -215,35 +259,18 @@ class OrderMaker:
             created_at=self.now,
             next_attempt_at=self.now,
         )
-        payload: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "participant_id": participant_key(platform, presence.participant_ref),
             "session_id": context.session_id,
             "context": context.to_dict(),
-            "restriction_id": restriction_id,
-            "restriction_version": reason.restriction_version,
-            "case_ref": reason.case_ref,
-            "restriction_ids": [restriction_id],
-            "case_ids": [reason.case_ref],
-            "reason": _SLOTS[_REASON],
-            "territory": territory,
-            "evidence": _SLOTS[_EVIDENCE],
-            "automated": True,
-            "policy_version": removal.policy_version,
-            "notice": shared.notice_text,
-            "node": self.node,
             "platform": platform,
             "participant_ref": presence.participant_ref,
             "platform_participant_id": presence.id,
             "order_id": oid,
         }
-        encoded = canonical_spliced(payload, shared.audit_pieces)
-        if encoded is None:  # a value happened to contain a slot's token: encode it whole
-            payload[_REASON] = reason.to_dict()
-            payload[_EVIDENCE] = removal.location.to_dict()
-            encoded = canonical_text(payload)
         # The presence keeps the reason, the order id and the notice (text) it was given.
         kept = (
             shared.presence_pieces[_REASON]
             + f',"order_id":"{oid}"}}'  # ord_ and hex digits: nothing to escape
         )
-        return MadeOrder(order, encoded, kept)
+        return MadeOrder(order, fields, self._group_of(shared, removal), kept)

@@ -27,10 +27,14 @@ nothing and returns the first answer; the same id with different content is a co
 **Sweeps** (``sweep``): after every applied restriction version (``LiveMeetings`` calls it on
 every node), the platforms' live presences in the restriction's scope are swept with the policy
 engine's ``sweep``; each removal becomes one order (``lexloci.platforms.orders``). Orders are
-inserted if absent, keyed by (presence, restriction), in the same transaction as their audit
-entries, so however many nodes sweep, each removal is ordered and audited once. Nothing here
-ends a meeting or touches an account (I2); only participants the signal rule places inside the
-jurisdiction (or uncertain under the restriction's declared policy) get orders (I1, I6).
+inserted if absent, keyed by (presence, restriction), in chunks of ``SWEEP_CHUNK`` per
+transaction, each with one ``platform:orders:issued`` audit entry listing exactly the orders it
+inserted (``lexloci.audit.removals``), so however many nodes sweep, each removal is ordered and
+audited once, and no order can be delivered before its entry commits (I4). A chunk's orders are
+inserted claimed by this node's delivery worker when it has room (``hand_orders_to``) and
+handed to it after the commit; the rest wait for a claim. Nothing here ends a meeting or
+touches an account (I2); only participants the signal rule places inside the jurisdiction (or
+uncertain under the restriction's declared policy) get orders (I1, I6).
 """
 
 from __future__ import annotations
@@ -562,8 +566,9 @@ class PlatformService:
         tx.remove_presences(
             [(made.order.participant_id, made.presence_reason) for made in done], maker.now
         )
-        removed = AuditTag.MEETING_PARTICIPANT_REMOVED
-        tx.audit_encoded([(removed, ORDER_ACTOR, made.audit_payload) for made in done])
+        # One entry for the transaction's orders, in it: none is delivered before it commits.
+        issued = AuditTag.PLATFORM_ORDERS_ISSUED
+        tx.audit_encoded([(issued, ORDER_ACTOR, maker.audit_payload(done))])
         return tuple(made.order for made in done)
 
     # -- orders ------------------------------------------------------------------------------
