@@ -29,7 +29,9 @@ The webhook body follows the Standard Webhooks payload shape::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -40,7 +42,15 @@ from lexloci.meetings.notices import NoticeKind, host_notice, notice_texts, part
 from lexloci.platforms.model import LivePresence, RemovalOrder, order_id, participant_key
 from lexloci.policy import DecisionReason, Removal, Restriction
 
-__all__ = ["BATCH_EVENT", "ORDER_ACTOR", "ORDER_EVENT", "MadeOrder", "OrderMaker"]
+__all__ = [
+    "BATCH_EVENT",
+    "ORDER_ACTOR",
+    "ORDER_EVENT",
+    "BodyParts",
+    "MadeOrder",
+    "OrderMaker",
+    "assemble",
+]
 
 #: The ``type`` of every removal order (webhook body and server-sent event name).
 ORDER_EVENT: Final = "participant.removal_ordered"
@@ -54,6 +64,40 @@ _json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_
 _REASON, _NOTICE, _RESTRICTION = "reason", "notice", "restriction"
 _SLOTS: Final = {name: slot(name) for name in (_REASON, _NOTICE, _RESTRICTION)}
 _TOKENS: Final = {name: _json(value) for name, value in _SLOTS.items()}
+# A stored body's tokens: where its shared parts go (the evidence is one of them).
+_EVIDENCE = "evidence"
+_BODY_TOKENS: Final = {**_TOKENS, _EVIDENCE: _json(slot(_EVIDENCE))}
+_PART_OF: Final = {token: name for name, token in _BODY_TOKENS.items()}
+_BODY_TOKEN: Final = re.compile("|".join(re.escape(token) for token in _BODY_TOKENS.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class BodyParts:
+    """What the bodies of many orders share — the evidence, reason, notice and restriction
+    texts — stored once (``digest``: SHA-256 of ``text``, the parts as a JSON object)."""
+
+    digest: str
+    text: str
+    pieces: dict[str, str]
+
+    @classmethod
+    def of(cls, pieces: dict[str, str]) -> BodyParts:
+        text = _json(pieces)
+        return cls(hashlib.sha256(text.encode()).hexdigest(), text, dict(pieces))
+
+    @classmethod
+    def parse(cls, digest: str, text: str) -> BodyParts:
+        pieces = json.loads(text)
+        if not isinstance(pieces, dict) or set(pieces) != set(_BODY_TOKENS):
+            raise ValueError(f"stored body parts {digest} are not an order's parts")
+        return cls(digest, text, pieces)
+
+
+def assemble(own: str, parts: BodyParts) -> str:
+    """An order's body from its own text and the parts it shares: each token in ``own``
+    replaced by its part, in one pass (a part's text is never searched for tokens)."""
+    pieces = parts.pieces
+    return _BODY_TOKEN.sub(lambda found: pieces[_PART_OF[found.group()]], own)
 
 
 def _ref(platform: str, namespaced: str) -> str:
@@ -61,31 +105,17 @@ def _ref(platform: str, namespaced: str) -> str:
     return namespaced[len(platform) + 1 :]
 
 
-def _splice(value: dict[str, Any], pieces: dict[str, str]) -> str:
-    """``_json(value)`` with each ``slot(name)`` in it replaced by ``pieces[name]`` (JSON text)."""
-    text = _json(value)
-    for name, piece in pieces.items():
-        token = _TOKENS[name]
-        if text.count(token) != 1:  # a value happened to contain the token: encode it whole
-            return _json({k: json.loads(pieces[v[1:-1]]) if _is_slot(v) else v
-                          for k, v in value.items()})  # fmt: skip
-        text = text.replace(token, piece)
-    return text
-
-
-def _is_slot(value: Any) -> bool:
-    return isinstance(value, str) and len(value) > 2 and value[0] == value[-1] == "\x00"
-
-
 @dataclass(frozen=True, slots=True)
 class MadeOrder:
     """One order, its own fields in the audit entry (``lexloci.audit.removals``) with the
-    maker's index of its group, and the reason stored on the removed presence as JSON text."""
+    maker's index of its group, the reason stored on the removed presence as JSON text, and
+    its body as its own text and the parts it shares (``assemble``; None: store it whole)."""
 
     order: RemovalOrder
     audit_fields: dict[str, Any]
     group: int
     presence_reason: str
+    stored_body: tuple[str, BodyParts] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +127,7 @@ class _Shared:
     territory: str | None
     notice_text: str
     host_notice: str
-    body_evidence: str
-    body_pieces: dict[str, str]
+    body_parts: BodyParts
     evidence: dict[str, Any]
     reason_dict: dict[str, Any]
     presence_pieces: dict[str, str]
@@ -191,12 +220,14 @@ class OrderMaker:
             territory=territory,
             notice_text=text,
             host_notice=host_notice(1, territory, case),
-            body_evidence=_json(evidence),
-            body_pieces={
-                _REASON: _json(reason_dict),
-                _NOTICE: _json(notice),
-                _RESTRICTION: _json(held),
-            },
+            body_parts=BodyParts.of(
+                {
+                    _REASON: _json(reason_dict),
+                    _NOTICE: _json(notice),
+                    _RESTRICTION: _json(held),
+                    _EVIDENCE: _json(evidence),
+                }
+            ),
             evidence=evidence,
             reason_dict=reason_dict,
             presence_pieces={_REASON: _json(reason_dict)[:-1] + f',"notice":{_json(text)}'},
@@ -238,15 +269,21 @@ class OrderMaker:
             "created_at": self._created,
         }
         # The evidence is the last key of "data" (spliced in after the sorted keys): the body
-        # is fixed text, so it need not be canonical, only the same on every delivery.
-        body = (
-            '{"data":'
-            + _splice(data, shared.body_pieces)[:-1]
-            + ',"evidence":'
-            + shared.body_evidence
-            + "}"
-            + self._tail
-        )
+        # is fixed text, so it need not be canonical, only the same on every delivery. It is
+        # stored as the order's own text with tokens where the shared parts go.
+        own = '{"data":' + _json(data)[:-1] + ',"evidence":' + _BODY_TOKENS[_EVIDENCE] + "}"
+        own += self._tail
+        parts = shared.body_parts
+        if len(_BODY_TOKEN.findall(own)) == len(_BODY_TOKENS) and all(
+            own.count(token) == 1 for token in _BODY_TOKENS.values()
+        ):
+            body, stored = assemble(own, parts), (own, parts)
+        else:  # a value happened to contain a token: make and store the body whole
+            pieces = {name: json.loads(piece) for name, piece in parts.pieces.items()}
+            data.update((k, pieces[k]) for k in (_REASON, _NOTICE, _RESTRICTION))
+            body = '{"data":' + _json(data)[:-1] + ',"evidence":' + parts.pieces[_EVIDENCE]
+            body += "}" + self._tail
+            stored = None
         order = RemovalOrder(
             id=oid,
             platform=platform,
@@ -273,4 +310,4 @@ class OrderMaker:
             shared.presence_pieces[_REASON]
             + f',"order_id":"{oid}"}}'  # ord_ and hex digits: nothing to escape
         )
-        return MadeOrder(order, fields, self._group_of(shared, removal), kept)
+        return MadeOrder(order, fields, self._group_of(shared, removal), kept, stored)

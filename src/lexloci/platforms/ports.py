@@ -38,6 +38,7 @@ from lexloci.platforms.model import (
     PresenceState,
     RemovalOrder,
 )
+from lexloci.platforms.orders import BodyParts
 from lexloci.policy import Scope
 
 __all__ = [
@@ -135,12 +136,16 @@ class PlatformTx(Protocol):
         ...
 
     def insert_orders(
-        self, orders: Sequence[RemovalOrder], claims: Mapping[str, Handover] | None = None
+        self,
+        orders: Sequence[RemovalOrder],
+        claims: Mapping[str, Handover] | None = None,
+        bodies: Mapping[str, tuple[str, BodyParts]] | None = None,
     ) -> set[str]:
         """Insert the orders whose (participant, restriction) pair is not stored yet; the
         presences must be held by ``lock_live`` in this transaction. An order whose id is in
-        ``claims`` is inserted claimed by that handover's worker until its ``until``. Returns
-        the ids inserted."""
+        ``claims`` is inserted claimed by that handover's worker until its ``until``; one in
+        ``bodies`` is stored as its own text and the parts it shares (every read gives back
+        its whole ``body``, ``lexloci.platforms.orders.assemble``). Returns the ids inserted."""
         ...
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int: ...

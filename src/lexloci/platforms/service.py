@@ -559,7 +559,8 @@ class PlatformService:
             if held is None and removal.restriction_id is not None:
                 held = self.meetings.engine.get(removal.restriction_id)
             built.append(maker.make(removal, presences[removal.participant_id], held))
-        inserted = tx.insert_orders([made.order for made in built], claims)
+        bodies = {m.order.id: m.stored_body for m in built if m.stored_body is not None}
+        inserted = tx.insert_orders([made.order for made in built], claims, bodies)
         if not inserted:
             return ()
         done = [made for made in built if made.order.id in inserted]

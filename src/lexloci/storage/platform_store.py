@@ -38,11 +38,13 @@ from lexloci.platforms.model import (
     PresenceState,
     RemovalOrder,
 )
+from lexloci.platforms.orders import BodyParts, assemble
 from lexloci.platforms.ports import ClaimedEvent, Handover, OrderUpdate
 from lexloci.policy import Scope, ScopeKind, SessionContext
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import READ_ONLY_OPTION
 from lexloci.storage.records import (
+    order_parts,
     platform_events,
     platform_participants,
     platforms,
@@ -51,6 +53,7 @@ from lexloci.storage.records import (
 
 __all__ = ["SqlPlatformStore", "SqlPlatformTx"]
 
+_PARTS_KEPT = 1000  # body parts remembered by digest (a sweep has one per territory and language)
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 # Driver SQL for bulk writes ({0}: the driver's placeholder); see remove_presences.
 _REMOVE_SQL = (
@@ -61,8 +64,11 @@ _REMOVE_PG = _REMOVE_SQL.replace("reason = {0}", "reason = CAST({0} AS JSON)")
 _INSERT_ORDER_SQL = (
     "INSERT INTO removal_orders (id, platform, participant_id, restriction_id, "
     "restriction_version, case_ref, territory, body, state, attempts, next_attempt_at, "
-    "created_at, claimed_by, claimed_until) "
-    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "created_at, claimed_by, claimed_until, parts) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+)
+_INSERT_PARTS_SQL = (
+    "INSERT INTO order_parts (digest, parts) VALUES ({0}, {0}) ON CONFLICT (digest) DO NOTHING"
 )
 # The last failure stays on record after a later success: it is history (last_error).
 _RECORD_SQL = (
@@ -225,7 +231,10 @@ class SqlPlatformTx:
         return int(result.rowcount or 0)
 
     def insert_orders(
-        self, orders: Sequence[RemovalOrder], claims: Mapping[str, Handover] | None = None
+        self,
+        orders: Sequence[RemovalOrder],
+        claims: Mapping[str, Handover] | None = None,
+        bodies: Mapping[str, tuple[str, BodyParts]] | None = None,
     ) -> set[str]:
         if not orders:
             return set()
@@ -258,13 +267,25 @@ class SqlPlatformTx:
             handover: (handover.worker, when(handover.until))
             for handover in set((claims or {}).values())
         }
-        rows = [
-            (o.id, o.platform, o.participant_id, o.restriction_id, o.restriction_version,
-             o.case_ref, o.territory, o.body, o.state.value, o.attempts,
-             when(o.next_attempt_at or o.created_at), when(o.created_at),
-             *(held[claims[o.id]] if claims and o.id in claims else unclaimed))
-            for o in new
-        ]  # fmt: skip
+        claims = claims or {}
+        bodies = bodies or {}
+        parts = {
+            split[1].digest: split[1].text for o in new if (split := bodies.get(o.id)) is not None
+        }
+        if parts:  # before the orders: their foreign key needs the parts
+            self.conn.exec_driver_sql(
+                _INSERT_PARTS_SQL.format(self._placeholder), list(parts.items())
+            )
+        rows = []
+        for o in new:
+            split = bodies.get(o.id)
+            body, digest = (split[0], split[1].digest) if split is not None else (o.body, None)
+            rows.append(
+                (o.id, o.platform, o.participant_id, o.restriction_id, o.restriction_version,
+                 o.case_ref, o.territory, body, o.state.value, o.attempts,
+                 when(o.next_attempt_at or o.created_at), when(o.created_at),
+                 *(held[claims[o.id]] if o.id in claims else unclaimed), digest)
+            )  # fmt: skip
         self.conn.exec_driver_sql(sql, rows)
         return {order.id for order in new}
 
@@ -303,6 +324,7 @@ class SqlPlatformStore:
     def __init__(self, engine: sa.Engine, audit_log: SqlAuditLog) -> None:
         self.engine = engine
         self.audit_log = audit_log
+        self._parts: dict[str, BodyParts] = {}  # by digest; a sweep has a handful
 
     @contextmanager
     def transaction(self) -> Iterator[SqlPlatformTx]:
@@ -386,24 +408,43 @@ class SqlPlatformStore:
         if states is not None:
             statement = statement.where(removal_orders.c.state.in_([s.value for s in states]))
         with self._read() as conn:
-            return [_order(row) for row in conn.execute(statement)]
+            return self._orders(conn, conn.execute(statement).all())
 
     def order(self, platform: str, order_id: str) -> RemovalOrder | None:
         with self._read() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 sa.select(removal_orders)
                 .where(removal_orders.c.platform == platform)
                 .where(removal_orders.c.id == order_id)
-            ).first()
-        return _order(row) if row else None
+            ).all()
+            found = self._orders(conn, rows)
+        return found[0] if found else None
 
     def orders_by_id(self, ids: Sequence[str]) -> list[RemovalOrder]:
         found: dict[str, RemovalOrder] = {}
         with self._read() as conn:
             for chunk in _chunks(ids):
                 rows = conn.execute(sa.select(removal_orders).where(removal_orders.c.id.in_(chunk)))
-                found.update((row.id, _order(row)) for row in rows)
+                found.update((o.id, o) for o in self._orders(conn, rows.all()))
         return [found[i] for i in ids if i in found]
+
+    def _orders(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[RemovalOrder]:
+        """Orders from their rows, each body put together from its own text and the parts it
+        shares (read once per digest: parts are content-addressed, so never change)."""
+        known = self._parts
+        wanted = {row.parts for row in rows if row.parts is not None}
+        have = {digest: known[digest] for digest in wanted if digest in known}
+        for chunk in _chunks(list(wanted - have.keys())):
+            statement = sa.select(order_parts.c.digest, order_parts.c.parts)
+            for digest, text in conn.execute(statement.where(order_parts.c.digest.in_(chunk))):
+                have[digest] = BodyParts.parse(digest, text)
+        if len(known) + len(have) > _PARTS_KEPT:
+            known.clear()
+        known.update(have)
+        return [
+            _order(row, row.body if row.parts is None else assemble(row.body, have[row.parts]))
+            for row in rows
+        ]
 
     def unacknowledged_ids(self, platform: str) -> list[str]:
         with self._read() as conn:
@@ -480,7 +521,7 @@ class SqlPlatformStore:
             rows = conn.execute(
                 sa.select(removal_orders).where(c.id.in_(ids)).order_by(c.next_attempt_at, c.id)
             ).all()
-        return [_order(row) for row in rows]
+            return self._orders(conn, rows)
 
     def record(self, worker: str, updates: Sequence[OrderUpdate]) -> int:
         if not updates:
@@ -626,7 +667,7 @@ def _order_row(order: RemovalOrder) -> dict[str, Any]:
     }
 
 
-def _order(row: sa.Row[Any]) -> RemovalOrder:
+def _order(row: sa.Row[Any], body: str) -> RemovalOrder:
     return RemovalOrder(
         id=row.id,
         platform=row.platform,
@@ -635,7 +676,7 @@ def _order(row: sa.Row[Any]) -> RemovalOrder:
         restriction_version=row.restriction_version,
         case_ref=row.case_ref,
         territory=row.territory,
-        body=row.body,
+        body=body,
         created_at=row.created_at,
         state=OrderState(row.state),
         attempts=row.attempts,
