@@ -34,6 +34,14 @@ is still the worker's. An order is thus sent by one worker at a time, and sent a
 a failed attempt, an unacknowledged ``202``, or a worker that died holding the claim (after the
 lease) — each time with the same idempotency key, so the receiver acts once.
 
+**Handovers.** The orders a sweep makes on this node need no claim: the worker reserves room
+in its lane for them (``reserve``, counted in the same bound), the sweep inserts them already
+claimed by it with the same lease, and once their transaction committed hands them over
+(``hand_over``) straight to the senders, bodies and all — so a fresh order is neither claimed
+again under SQLite's write lock nor read back. A wake-up counts due orders on a read connection
+first (``PlatformStore.due``) and claims only if there are some. Orders of roster events, of
+other nodes, retries, and whatever found no room are claimed as before.
+
 **Why a small HTTP/1.1 client of its own.** With single-order messages, 10,000 orders in a
 couple of seconds: on this project's machines httpx's per-request overhead measured 5-10x the
 cost of the exchange itself, and h11 alone (the protocol engine under httpx) still 1-2 ms per
