@@ -820,7 +820,9 @@ def test_two_delivery_processes_never_send_an_order_twice(
 ) -> None:
     registered = staff.register("busy", receiver.url, concurrency=4)
     receiver.secret = registered["signing_secret"]
-    receiver.delay = 0.01  # so that both workers get a share while the other is busy
+    # Slow enough answers that the delivery runs for a while: both workers then get a share
+    # while the other is busy (at 0.01 s the first worker often sent everything alone).
+    receiver.delay = 0.03
     busy = LexlociClient(server.base, registered["token"], "busy")
     with (tmp_path / "deliver.log").open("w") as log:
         worker = subprocess.Popen(

@@ -76,10 +76,11 @@ class OrderUpdate:
     last_error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Handover:
     """Room a delivery worker reserved for up to ``room`` new orders of ``platform``: they are
-    inserted claimed by ``worker`` until ``until`` and handed to it once committed."""
+    inserted claimed by ``worker`` until ``until`` and handed to it once committed. Each
+    reservation is its own object (compared and hashed by identity)."""
 
     platform: str
     worker: str

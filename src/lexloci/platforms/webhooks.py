@@ -322,6 +322,7 @@ class DeliveryWorker:
         self._platforms_read: tuple[float, list[Platform]] | None = None
         # Guards every lane's ``in_flight``: sweeps reserve room from their own threads.
         self._room = threading.Lock()
+        self._reserved: dict[Handover, _Lane] = {}  # handovers not yet handed over
 
     # -- handovers (lexloci.platforms.ports.OrderCourier) --------------------------------------
 
@@ -340,7 +341,9 @@ class DeliveryWorker:
         if not granted:
             return None
         until = self.clock.now() + lane.platform.delivery.lease
-        return Handover(platform, self.worker, until, granted)
+        handover = Handover(platform, self.worker, until, granted)
+        self._reserved[handover] = lane  # the room is given back to this lane, even if replaced
+        return handover
 
     def hand_over(self, handover: Handover, orders: Sequence[RemovalOrder]) -> None:
         """Queue committed orders inserted under ``handover`` (callable from any thread)."""
@@ -350,10 +353,16 @@ class DeliveryWorker:
         loop.call_soon_threadsafe(self._accept, handover, list(orders))
 
     def _accept(self, handover: Handover, orders: list[RemovalOrder]) -> None:
-        lane = self._lanes.get(handover.platform)
-        if lane is None:  # cannot happen: lanes are never removed; the lease covers it anyway
+        lane = self._reserved.pop(handover, None)
+        if lane is None:  # not this worker's reservation: nothing to send or give back
             return
         self._give_room(lane, handover.room - len(orders))
+        current = self._lanes.get(handover.platform, lane)
+        if current is not lane:  # the registration changed since: the new lane sends them
+            with self._room:
+                lane.in_flight -= len(orders)
+                current.in_flight += len(orders)
+            lane = current
         size = lane.platform.delivery.batch_size
         for start in range(0, len(orders), size):
             lane.queue.put_nowait(orders[start : start + size])
