@@ -348,9 +348,10 @@ class DeliveryWorker:
     def hand_over(self, handover: Handover, orders: Sequence[RemovalOrder]) -> None:
         """Queue committed orders inserted under ``handover`` (callable from any thread)."""
         loop = self._loop
-        if loop is None or loop.is_closed():
-            return  # stopped: the orders wait for their lease to end, then anyone claims them
-        loop.call_soon_threadsafe(self._accept, handover, list(orders))
+        # Stopped: the orders wait for their lease to end, then any worker claims them.
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed just now: the same
+                loop.call_soon_threadsafe(self._accept, handover, list(orders))
 
     def _accept(self, handover: Handover, orders: list[RemovalOrder]) -> None:
         lane = self._reserved.pop(handover, None)
