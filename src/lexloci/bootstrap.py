@@ -167,6 +167,7 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
     platforms.sweep_active()  # presences that joined while this node was down
     delivery = DeliveryWorker(platform_store, clock, name=settings.node)
     platforms.add_listener(delivery.wake)
+    platforms.hand_orders_to(delivery)  # a sweep's orders go straight to its senders
     hub = SignallingHub()
     media = build_media_plane(settings)
     live = LiveMeetings(meetings, hub, media)

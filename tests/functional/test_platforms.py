@@ -23,9 +23,11 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from lexloci.audit import VerifyStatus
+from lexloci.audit.removals import expand
 from lexloci.auth import Role
 from lexloci.bootstrap import build_container
 from lexloci.config import Settings
@@ -40,6 +42,7 @@ from lexloci.integrations import (
 from lexloci.jurisdictions import Jurisdiction
 from lexloci.platforms.model import order_id
 from lexloci.policy import Enforcement, Restriction, Scope
+from lexloci.storage.records import removal_orders
 from tests.functional.live_server import LiveServer, live_server
 from tests.functional.meeting_clients import ADDRESS, Platform
 
@@ -231,6 +234,16 @@ class Staff:
         """A CN restriction on ``ref`` through the case workflow: filed, then approved."""
         case = self.file([{"kind": kind, "ref": ref}])
         return self.approve(case["id"])
+
+    def platform_removals(self, platform: str) -> list[dict[str, Any]]:
+        """Each order in the ``platform:orders:issued`` entries, as the removal payload it
+        stands for (``lexloci.audit.removals.expand``), for one platform."""
+        return [
+            removal
+            for entry in self.audit("platform:orders:issued")
+            for removal in expand(entry["payload"])
+            if removal["platform"] == platform
+        ]
 
     def audit(self, tag: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
@@ -526,11 +539,7 @@ def test_a_cn_restriction_orders_the_removal_of_the_receivers_cn_participants_on
     assert {pid for pid, state in roster.items() if state == "removed"} == cn_ids
     assert roster[elsewhere["participant_id"]] == "joined"  # room-2 is not restricted
 
-    removed = [
-        e["payload"]
-        for e in staff.audit("meeting:participant:removed")
-        if e["payload"].get("platform") == "acme"
-    ]
+    removed = staff.platform_removals("acme")
     assert sorted(p["order_id"] for p in removed) == sorted(expected)
     assert {p["territory"] for p in removed} == {"CN"}
 
@@ -697,6 +706,34 @@ def test_a_batch_receiver_gets_signed_batches_that_acknowledge_every_order_insid
     assert {o["attempts"] for o in listed.values()} == {1}
 
 
+def test_a_sweeps_orders_are_written_claimed_by_this_nodes_worker_and_sent_once(
+    server: LiveServer, staff: Staff, platforms: Callable[..., Acme], receiver: Receiver
+) -> None:
+    edge = platforms("edge", receiver.url, retry_base_s=0.05, timeout_s=5)
+    receiver.secret = edge.secret
+    receiver.silent = True  # holds every request until released: the orders stay in flight
+    delivery = server.container.delivery
+    wait_for(lambda: delivery.serves("edge"), "the delivery worker's senders for edge")
+    for _ in range(7):
+        edge.join("CN")
+    staff.restrict(f"edge:{ROOM}")
+    store = server.container.platforms.store
+    wait_for(lambda: len(store.orders("edge")) == 7, "7 orders")
+    engine = server.container.engine
+    with engine.connect() as conn:
+        holders = set(conn.execute(sa.select(removal_orders.c.claimed_by)).scalars())
+    # Handed over as they were written: held by this node's worker, due for nobody else.
+    assert holders == {delivery.worker}
+    now = server.container.clock.now()
+    assert store.due("edge", now, 100) == 0
+    assert store.claim("edge", "another-worker", now, 100, dt.timedelta(minutes=1)) == []
+    receiver.silent = False
+    receiver.released.set()  # the held requests fail (503) and are retried
+    wait_for(lambda: len(edge.client.orders("acknowledged")) == 7, "7 orders acknowledged")
+    assert sum(receiver.effects.values()) == 7
+    assert set(receiver.effects.values()) == {1}
+
+
 # -- exactly once, across nodes and processes --------------------------------------------------
 
 
@@ -719,15 +756,13 @@ def test_every_node_sweeps_but_each_removal_is_ordered_and_audited_once(
     orders = edge.client.orders()
     assert len(orders) == 20
     assert {o["participant_id"] for o in orders} == {p["participant_id"] for p in people[:20]}
-    removed = [
-        e for e in staff.audit("meeting:participant:removed") if e["payload"].get("platform")
-    ]
-    assert sorted(e["payload"]["order_id"] for e in removed) == sorted(o["id"] for o in orders)
+    removed = staff.platform_removals("edge")
+    assert sorted(p["order_id"] for p in removed) == sorted(o["id"] for o in orders)
     # Order entries are written from pre-encoded parts (ChainWriter.append_encoded): each body
     # must still be exactly the canonical encoding of what it says.
     checked = server.container.audit_log.verify(deep=True)
     assert checked.status is VerifyStatus.INTACT, checked
-    first = removed[0]["payload"]
+    first = removed[0]
     assert first["evidence"]["territory"] == "CN"
     assert first["reason"]["restriction_id"] == restriction["id"]
     assert first["context"]["meeting_id"] == f"edge:{ROOM}"
@@ -775,10 +810,9 @@ def test_concurrent_sweeps_on_two_nodes_make_each_order_once(
     assert len(set(made[0]) | set(made[1])) == 40
     assert set(made[0]).isdisjoint(made[1])
     assert len(edge.client.orders()) == 40
-    removed = [
-        e for e in staff.audit("meeting:participant:removed") if e["payload"].get("platform")
-    ]
+    removed = staff.platform_removals("edge")
     assert len(removed) == 40
+    assert len({p["order_id"] for p in removed}) == 40
 
 
 def test_two_delivery_processes_never_send_an_order_twice(
@@ -786,7 +820,9 @@ def test_two_delivery_processes_never_send_an_order_twice(
 ) -> None:
     registered = staff.register("busy", receiver.url, concurrency=4)
     receiver.secret = registered["signing_secret"]
-    receiver.delay = 0.01  # so that both workers get a share while the other is busy
+    # Slow enough answers that the delivery runs for a while: both workers then get a share
+    # while the other is busy (at 0.01 s the first worker often sent everything alone).
+    receiver.delay = 0.03
     busy = LexlociClient(server.base, registered["token"], "busy")
     with (tmp_path / "deliver.log").open("w") as log:
         worker = subprocess.Popen(

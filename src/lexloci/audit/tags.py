@@ -3,8 +3,8 @@
 Invariants:
 
 - every tag value is three lowercase parts joined by ``:``: the subsystem that writes it
-  (``meeting``, ``case``, ``policy``, ``auth``, ``report``), the thing acted on, and what
-  happened to it (after warehouse's ``warehouse/events/tags.py``);
+  (``meeting``, ``case``, ``policy``, ``platform``, ``auth``, ``report``), the thing acted on,
+  and what happened to it (after warehouse's ``warehouse/events/tags.py``);
 - a tag's value never changes once released: old entries stay readable and reports keep
   counting them. A new kind of event gets a new value;
 - an entry's payload is a snapshot of the context at the moment it was written (the decision
@@ -55,6 +55,10 @@ class AuditTag(enum.StrEnum):
     POLICY_RESTRICTION_LIFTED = "policy:restriction:lifted"
     POLICY_RESTRICTION_EXPIRED = "policy:restriction:expired"
     POLICY_SWEEP_COMPLETED = "policy:sweep:completed"
+
+    # -- other platforms -------------------------------------------------------------------------
+    # Removal orders, many to an entry; each order counts as a removal (lexloci.audit.removals).
+    PLATFORM_ORDERS_ISSUED = "platform:orders:issued"
 
     # -- tokens ----------------------------------------------------------------------------------
     AUTH_TOKEN_CREATED = "auth:token:created"  # noqa: S105 - a tag naming a token event, no secret

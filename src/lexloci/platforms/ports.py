@@ -13,7 +13,12 @@ Invariants an adapter keeps:
 - ``PlatformStore.claim`` hands each due order to one worker at a time: a claimed order is
   invisible to other claims until the claim's lease ends or ``record`` releases it, across
   processes; ``record`` writes only orders still claimed by the same worker and never
-  overwrites an acknowledgement.
+  overwrites an acknowledgement. ``insert_orders`` may insert orders already claimed (a
+  ``Handover``'s worker and lease): the same claim, made when the order is written.
+
+``OrderCourier`` is the other side of a handover: this node's delivery worker, which reserves
+room for orders a sweep is about to write and takes them, after their transaction committed,
+straight to its senders — so a fresh order is not claimed (written and read back) once more.
 """
 
 from __future__ import annotations
@@ -33,9 +38,17 @@ from lexloci.platforms.model import (
     PresenceState,
     RemovalOrder,
 )
+from lexloci.platforms.orders import BodyParts
 from lexloci.policy import Scope
 
-__all__ = ["ClaimedEvent", "OrderUpdate", "PlatformStore", "PlatformTx"]
+__all__ = [
+    "ClaimedEvent",
+    "Handover",
+    "OrderCourier",
+    "OrderUpdate",
+    "PlatformStore",
+    "PlatformTx",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,32 @@ class OrderUpdate:
     acked_via: str | None = None
     dead_at: dt.datetime | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Handover:
+    """Room a delivery worker reserved for up to ``room`` new orders of ``platform``: they are
+    inserted claimed by ``worker`` until ``until`` and handed to it once committed. Each
+    reservation is its own object (compared and hashed by identity)."""
+
+    platform: str
+    worker: str
+    until: dt.datetime
+    room: int
+
+
+class OrderCourier(Protocol):
+    """Delivers orders made on this node without claiming them again (``DeliveryWorker``).
+
+    Every ``Handover`` that ``reserve`` returns must be given back to ``hand_over`` exactly once,
+    with the orders inserted under it after their transaction committed — or none, if it rolled
+    back or inserted nothing — which releases the room they did not use."""
+
+    def reserve(self, platform: str, count: int) -> Handover | None:
+        """Room for up to ``count`` orders (perhaps fewer), or None: claim them as usual."""
+        ...
+
+    def hand_over(self, handover: Handover, orders: Sequence[RemovalOrder]) -> None: ...
 
 
 class PlatformTx(Protocol):
@@ -97,9 +136,17 @@ class PlatformTx(Protocol):
         (presence id, reason); returns how many were live."""
         ...
 
-    def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]:
+    def insert_orders(
+        self,
+        orders: Sequence[RemovalOrder],
+        claims: Mapping[str, Handover] | None = None,
+        bodies: Mapping[str, tuple[str, BodyParts]] | None = None,
+    ) -> set[str]:
         """Insert the orders whose (participant, restriction) pair is not stored yet; the
-        presences must be held by ``lock_live`` in this transaction. Returns the ids inserted."""
+        presences must be held by ``lock_live`` in this transaction. An order whose id is in
+        ``claims`` is inserted claimed by that handover's worker until its ``until``; one in
+        ``bodies`` is stored as its own text and the parts it shares (every read gives back
+        its whole ``body``, ``lexloci.platforms.orders.assemble``). Returns the ids inserted."""
         ...
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int: ...
@@ -144,6 +191,10 @@ class PlatformStore(Protocol):
     ) -> list[str]: ...
 
     def redeliver(self, platform: str, order_id: str, at: dt.datetime) -> bool: ...
+
+    def due(self, platform: str, now: dt.datetime, limit: int) -> int:
+        """How many orders a claim at ``now`` would find (at most ``limit``); only reads."""
+        ...
 
     def claim(
         self, platform: str, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta

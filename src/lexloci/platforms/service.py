@@ -27,10 +27,14 @@ nothing and returns the first answer; the same id with different content is a co
 **Sweeps** (``sweep``): after every applied restriction version (``LiveMeetings`` calls it on
 every node), the platforms' live presences in the restriction's scope are swept with the policy
 engine's ``sweep``; each removal becomes one order (``lexloci.platforms.orders``). Orders are
-inserted if absent, keyed by (presence, restriction), in the same transaction as their audit
-entries, so however many nodes sweep, each removal is ordered and audited once. Nothing here
-ends a meeting or touches an account (I2); only participants the signal rule places inside the
-jurisdiction (or uncertain under the restriction's declared policy) get orders (I1, I6).
+inserted if absent, keyed by (presence, restriction), in chunks of ``SWEEP_CHUNK`` per
+transaction, each with one ``platform:orders:issued`` audit entry listing exactly the orders it
+inserted (``lexloci.audit.removals``), so however many nodes sweep, each removal is ordered and
+audited once, and no order can be delivered before its entry commits (I4). A chunk's orders are
+inserted claimed by this node's delivery worker when it has room (``hand_orders_to``) and
+handed to it after the commit; the rest wait for a claim. Nothing here ends a meeting or
+touches an account (I2); only participants the signal rule places inside the jurisdiction (or
+uncertain under the restriction's declared policy) get orders (I1, I6).
 """
 
 from __future__ import annotations
@@ -69,12 +73,13 @@ from lexloci.platforms.model import (
     check_name,
     check_ref,
     live_key,
+    order_id,
     participant_key,
     platform_context,
     platform_of,
 )
 from lexloci.platforms.orders import ORDER_ACTOR, OrderMaker
-from lexloci.platforms.ports import PlatformStore, PlatformTx
+from lexloci.platforms.ports import Handover, OrderCourier, PlatformStore, PlatformTx
 from lexloci.policy import Enforcement, LiveParticipant, Removal, Restriction, Scope, SessionContext
 
 __all__ = ["JoinQuestion", "PlatformDecision", "PlatformService", "event_digest"]
@@ -153,6 +158,12 @@ class PlatformService:
         self._proxies: dict[str, TrustedProxies] = {}
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._courier: OrderCourier | None = None
+
+    def hand_orders_to(self, courier: OrderCourier | None) -> None:
+        """Let ``courier`` (this node's delivery worker) deliver the orders sweeps make here
+        without claiming them again (``lexloci.platforms.ports.OrderCourier``)."""
+        self._courier = courier
 
     # -- registration ------------------------------------------------------------------------
 
@@ -404,7 +415,12 @@ class PlatformService:
         orders = self._order(tx, {presence.id: presence.live()}, removals[:1], maker)
         state = PresenceState.REMOVED if orders else PresenceState.JOINED
         return EventResult(
-            event.id, EventOutcome.APPLIED, presence.id, state.value, location.territory, orders
+            event.id,
+            EventOutcome.APPLIED,
+            presence.id,
+            state.value,
+            location.territory,
+            tuple(order.id for order in orders),
         )
 
     # -- sweeps ------------------------------------------------------------------------------
@@ -434,12 +450,55 @@ class PlatformService:
         created: list[str] = []
         maker = OrderMaker(self.node, now)
         for start in range(0, len(removals), SWEEP_CHUNK):
-            with self.store.transaction() as tx:
-                created += self._order(
-                    tx, by_id, removals[start : start + SWEEP_CHUNK], maker, restriction
-                )
+            chunk = removals[start : start + SWEEP_CHUNK]
+            claims = self._reserve(chunk, by_id)
+            made: Sequence[RemovalOrder] = ()
+            try:
+                with self.store.transaction() as tx:
+                    ordered = self._order(tx, by_id, chunk, maker, restriction, claims)
+                made = ordered  # committed
+            finally:
+                self._hand_over(claims, made)
+            created += [order.id for order in made]
             self._notify()
         return created
+
+    def _reserve(
+        self, removals: Sequence[Removal], presences: dict[str, LivePresence]
+    ) -> dict[str, Handover]:
+        """Room in this node's delivery worker for the orders these removals may become: the
+        handover each order id will be inserted under (the first ``room`` of each platform)."""
+        courier = self._courier
+        if courier is None:
+            return {}
+        ids: dict[str, list[str]] = {}
+        for removal in removals:
+            if removal.restriction_id is not None:
+                presence = presences[removal.participant_id]
+                ids.setdefault(presence.platform, []).append(
+                    order_id(presence.id, removal.restriction_id)
+                )
+        claims: dict[str, Handover] = {}
+        for name, wanted in ids.items():
+            handover = courier.reserve(name, len(wanted))
+            if handover is not None:
+                claims.update((oid, handover) for oid in wanted[: handover.room])
+        return claims
+
+    def _hand_over(self, claims: dict[str, Handover], orders: Sequence[RemovalOrder]) -> None:
+        """Give each handover its committed orders (none if nothing committed), which releases
+        the room they did not use."""
+        if not claims:
+            return
+        courier = self._courier
+        assert courier is not None  # only a courier makes handovers
+        taken: dict[Handover, list[RemovalOrder]] = {h: [] for h in set(claims.values())}
+        for order in orders:
+            handover = claims.get(order.id)
+            if handover is not None:
+                taken[handover].append(order)
+        for handover, handed in taken.items():
+            courier.hand_over(handover, handed)
 
     def sweep_active(self) -> list[str]:
         """Sweep every active restriction: at start-up, for presences that joined while this
@@ -484,8 +543,10 @@ class PlatformService:
         removals: Sequence[Removal],
         maker: OrderMaker,
         restriction: Restriction | None = None,
-    ) -> tuple[str, ...]:
-        """Order, audit and mark removed, in ``tx``, the removals not ordered before."""
+        claims: dict[str, Handover] | None = None,
+    ) -> tuple[RemovalOrder, ...]:
+        """Order, audit and mark removed, in ``tx``, the removals not ordered before; an order
+        whose id is in ``claims`` is inserted claimed by that handover's worker."""
         # Only presences still live when the transaction holds them: someone may have left
         # since the sweep read the roster.
         live = tx.lock_live([r.participant_id for r in removals])
@@ -498,16 +559,18 @@ class PlatformService:
             if held is None and removal.restriction_id is not None:
                 held = self.meetings.engine.get(removal.restriction_id)
             built.append(maker.make(removal, presences[removal.participant_id], held))
-        inserted = tx.insert_orders([made.order for made in built])
+        bodies = {m.order.id: m.stored_body for m in built if m.stored_body is not None}
+        inserted = tx.insert_orders([made.order for made in built], claims, bodies)
         if not inserted:
             return ()
         done = [made for made in built if made.order.id in inserted]
         tx.remove_presences(
             [(made.order.participant_id, made.presence_reason) for made in done], maker.now
         )
-        removed = AuditTag.MEETING_PARTICIPANT_REMOVED
-        tx.audit_encoded([(removed, ORDER_ACTOR, made.audit_payload) for made in done])
-        return tuple(made.order.id for made in done)
+        # One entry for the transaction's orders, in it: none is delivered before it commits.
+        issued = AuditTag.PLATFORM_ORDERS_ISSUED
+        tx.audit_encoded([(issued, ORDER_ACTOR, maker.audit_payload(done))])
+        return tuple(made.order for made in done)
 
     # -- orders ------------------------------------------------------------------------------
 

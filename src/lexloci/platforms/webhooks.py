@@ -34,6 +34,14 @@ is still the worker's. An order is thus sent by one worker at a time, and sent a
 a failed attempt, an unacknowledged ``202``, or a worker that died holding the claim (after the
 lease) — each time with the same idempotency key, so the receiver acts once.
 
+**Handovers.** The orders a sweep makes on this node need no claim: the worker reserves room
+in its lane for them (``reserve``, counted in the same bound), the sweep inserts them already
+claimed by it with the same lease, and once their transaction committed hands them over
+(``hand_over``) straight to the senders, bodies and all — so a fresh order is neither claimed
+again under SQLite's write lock nor read back. A wake-up counts due orders on a read connection
+first (``PlatformStore.due``) and claims only if there are some. Orders of roster events, of
+other nodes, retries, and whatever found no room are claimed as before.
+
 **Why a small HTTP/1.1 client of its own.** With single-order messages, 10,000 orders in a
 couple of seconds: on this project's machines httpx's per-request overhead measured 5-10x the
 cost of the exchange itself, and h11 alone (the protocol engine under httpx) still 1-2 ms per
@@ -54,6 +62,7 @@ import logging
 import os
 import secrets
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,7 +75,7 @@ from standardwebhooks import Webhook
 from lexloci.clock import Clock
 from lexloci.platforms.model import DeliveryPolicy, OrderState, Platform, RemovalOrder
 from lexloci.platforms.orders import BATCH_EVENT
-from lexloci.platforms.ports import OrderUpdate, PlatformStore
+from lexloci.platforms.ports import Handover, OrderUpdate, PlatformStore
 
 __all__ = ["DeliveryWorker", "WebhookClient", "WebhookFailed", "batch_message", "signed_headers"]
 
@@ -311,6 +320,66 @@ class DeliveryWorker:
         self._flushed = asyncio.Event()
         self._jitter = secrets.SystemRandom()
         self._platforms_read: tuple[float, list[Platform]] | None = None
+        # Guards every lane's ``in_flight``: sweeps reserve room from their own threads.
+        self._room = threading.Lock()
+        self._reserved: dict[Handover, _Lane] = {}  # handovers not yet handed over
+
+    # -- handovers (lexloci.platforms.ports.OrderCourier) --------------------------------------
+
+    def serves(self, platform: str) -> bool:
+        """Whether this worker runs and has senders for ``platform`` (it then takes handovers)."""
+        loop = self._loop
+        return loop is not None and not loop.is_closed() and platform in self._lanes
+
+    def reserve(self, platform: str, count: int) -> Handover | None:
+        """Room for up to ``count`` orders a sweep on this node is about to write (callable
+        from any thread); None while this worker is not running or has no lane for them."""
+        lane = self._lanes.get(platform)
+        if lane is None or count <= 0 or not self.serves(platform):
+            return None
+        granted = self._take_room(lane, count)
+        if not granted:
+            return None
+        until = self.clock.now() + lane.platform.delivery.lease
+        handover = Handover(platform, self.worker, until, granted)
+        self._reserved[handover] = lane  # the room is given back to this lane, even if replaced
+        return handover
+
+    def hand_over(self, handover: Handover, orders: Sequence[RemovalOrder]) -> None:
+        """Queue committed orders inserted under ``handover`` (callable from any thread)."""
+        loop = self._loop
+        # Stopped: the orders wait for their lease to end, then any worker claims them.
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed just now: the same
+                loop.call_soon_threadsafe(self._accept, handover, list(orders))
+
+    def _accept(self, handover: Handover, orders: list[RemovalOrder]) -> None:
+        lane = self._reserved.pop(handover, None)
+        if lane is None:  # not this worker's reservation: nothing to send or give back
+            return
+        self._give_room(lane, handover.room - len(orders))
+        current = self._lanes.get(handover.platform, lane)
+        if current is not lane:  # the registration changed since: the new lane sends them
+            with self._room:
+                lane.in_flight -= len(orders)
+                current.in_flight += len(orders)
+            lane = current
+        size = lane.platform.delivery.batch_size
+        for start in range(0, len(orders), size):
+            lane.queue.put_nowait(orders[start : start + size])
+
+    def _take_room(self, lane: _Lane, wanted: int) -> int:
+        with self._room:
+            granted = max(0, min(wanted, lane.capacity - lane.in_flight))
+            lane.in_flight += granted
+        return granted
+
+    def _give_room(self, lane: _Lane, count: int) -> None:
+        if count:
+            with self._room:
+                lane.in_flight -= count
+
+    # -- delivery ------------------------------------------------------------------------------
 
     def wake(self) -> None:
         """New orders were committed (callable from any thread)."""
@@ -358,17 +427,22 @@ class DeliveryWorker:
             if platform.webhook_url is None:
                 continue
             lane = self._lane(platform)
-            room = lane.capacity - lane.in_flight
+            # Look first (no write lock): most wake-ups during a sweep find nothing due, its
+            # orders were handed over; and room taken here is room a handover cannot get.
+            due = await to_thread.run_sync(self.store.due, platform.name, now, lane.capacity)
+            room = self._take_room(lane, due)
             if room <= 0:
                 continue
-            claimed = await to_thread.run_sync(
-                self.store.claim, platform.name, self.worker, now, room, platform.delivery.lease
-            )
+            claimed: list[RemovalOrder] = []
+            try:
+                claimed = await to_thread.run_sync(
+                    self.store.claim, platform.name, self.worker, now, room, platform.delivery.lease
+                )
+            finally:
+                self._give_room(lane, room - len(claimed))
             size = platform.delivery.batch_size
             for start in range(0, len(claimed), size):
-                batch = claimed[start : start + size]
-                lane.in_flight += len(batch)
-                lane.queue.put_nowait(batch)
+                lane.queue.put_nowait(claimed[start : start + size])
             more = more or len(claimed) == room
         return more
 
@@ -394,7 +468,7 @@ class DeliveryWorker:
             except Exception:  # a bug must not kill the sender: the claims' leases will expire
                 log.exception("delivering orders %s… failed unexpectedly", orders[0].id)
                 updates = []
-            lane.in_flight -= len(orders)
+            self._give_room(lane, len(orders))
             if updates:
                 self._results += updates
                 if len(self._results) >= _FLUSH_MAX:

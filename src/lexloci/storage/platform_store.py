@@ -38,11 +38,13 @@ from lexloci.platforms.model import (
     PresenceState,
     RemovalOrder,
 )
-from lexloci.platforms.ports import ClaimedEvent, OrderUpdate
+from lexloci.platforms.orders import BodyParts, assemble
+from lexloci.platforms.ports import ClaimedEvent, Handover, OrderUpdate
 from lexloci.policy import Scope, ScopeKind, SessionContext
 from lexloci.storage.audit import SqlAuditLog
 from lexloci.storage.engine import READ_ONLY_OPTION
 from lexloci.storage.records import (
+    order_parts,
     platform_events,
     platform_participants,
     platforms,
@@ -51,6 +53,7 @@ from lexloci.storage.records import (
 
 __all__ = ["SqlPlatformStore", "SqlPlatformTx"]
 
+_PARTS_KEPT = 1000  # body parts remembered by digest (a sweep has one per territory and language)
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 # Driver SQL for bulk writes ({0}: the driver's placeholder); see remove_presences.
 _REMOVE_SQL = (
@@ -61,8 +64,29 @@ _REMOVE_PG = _REMOVE_SQL.replace("reason = {0}", "reason = CAST({0} AS JSON)")
 _INSERT_ORDER_SQL = (
     "INSERT INTO removal_orders (id, platform, participant_id, restriction_id, "
     "restriction_version, case_ref, territory, body, state, attempts, next_attempt_at, "
-    "created_at) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "created_at, claimed_by, claimed_until, parts) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
 )
+_INSERT_PARTS_SQL = (
+    "INSERT INTO order_parts (digest, parts) VALUES ({0}, {0}) ON CONFLICT (digest) DO NOTHING"
+)
+# The last failure stays on record after a later success: it is history (last_error).
+_RECORD_SQL = (
+    "UPDATE removal_orders SET state = {0}, attempts = {0}, next_attempt_at = {0}, "
+    "last_attempt_at = COALESCE({0}, last_attempt_at), "
+    "delivered_at = COALESCE({0}, delivered_at), acked_at = {0}, acked_via = {0}, "
+    "dead_at = {0}, last_error = COALESCE({0}, last_error), claimed_by = NULL, "
+    "claimed_until = NULL WHERE id = {0} AND claimed_by = {0} AND state != {0}"
+)
+# psycopg sends untyped parameters: name the types COALESCE cannot infer from NULL.
+_RECORD_PG = (
+    _RECORD_SQL.replace(
+        "COALESCE({0}, last_attempt_at)", "COALESCE({0}::timestamptz, last_attempt_at)"
+    )
+    .replace("COALESCE({0}, delivered_at)", "COALESCE({0}::timestamptz, delivered_at)")
+    .replace("COALESCE({0}, last_error)", "COALESCE({0}::varchar, last_error)")
+)
+_ACKNOWLEDGED = OrderState.ACKNOWLEDGED.value
 _UNACKNOWLEDGED = [OrderState.PENDING.value, OrderState.DELIVERED.value, OrderState.DEAD.value]
 
 
@@ -152,17 +176,19 @@ class SqlPlatformTx:
         )
 
     def lock_live(self, ids: Sequence[str]) -> set[str]:
+        # Driver SQL: compiling an expanding IN of hundreds of ids cost more than the query.
         live: set[str] = set()
+        joined = PresenceState.JOINED.value
+        lock = " FOR UPDATE" if self._postgres else ""
         for chunk in _chunks(ids):
-            statement = (
-                sa.select(platform_participants.c.id)
-                .where(platform_participants.c.id.in_(chunk))
-                .where(platform_participants.c.state == PresenceState.JOINED.value)
-            )
-            if self._postgres:
-                statement = statement.with_for_update()
-            live.update(self.conn.execute(statement).scalars())
+            marks, mark = self._marks(len(chunk)), self._placeholder
+            sql = f"SELECT id FROM platform_participants WHERE id IN ({marks}) AND state = {mark}"  # noqa: S608 - placeholders only
+            sql += lock
+            live.update(row[0] for row in self.conn.exec_driver_sql(sql, (*chunk, joined)))
         return live
+
+    def _marks(self, count: int) -> str:
+        return ", ".join([self._placeholder] * count)
 
     def end_presences(
         self,
@@ -204,17 +230,20 @@ class SqlPlatformTx:
         )
         return int(result.rowcount or 0)
 
-    def insert_orders(self, orders: Sequence[RemovalOrder]) -> set[str]:
+    def insert_orders(
+        self,
+        orders: Sequence[RemovalOrder],
+        claims: Mapping[str, Handover] | None = None,
+        bodies: Mapping[str, tuple[str, BodyParts]] | None = None,
+    ) -> set[str]:
         if not orders:
             return set()
         wanted = {order.id: order for order in orders}
         stored: set[str] = set()
         for chunk in _chunks(list(wanted)):
-            stored.update(
-                self.conn.execute(
-                    sa.select(removal_orders.c.id).where(removal_orders.c.id.in_(chunk))
-                ).scalars()
-            )
+            marks = self._marks(len(chunk))
+            sql = f"SELECT id FROM removal_orders WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+            stored.update(row[0] for row in self.conn.exec_driver_sql(sql, tuple(chunk)))
         new = [order for oid, order in wanted.items() if oid not in stored]
         if not new:
             return set()
@@ -233,12 +262,30 @@ class SqlPlatformTx:
                 bound = times[moment] = self._bind_time(moment)
             return bound
 
-        rows = [
-            (o.id, o.platform, o.participant_id, o.restriction_id, o.restriction_version,
-             o.case_ref, o.territory, o.body, o.state.value, o.attempts,
-             when(o.next_attempt_at or o.created_at), when(o.created_at))
-            for o in new
-        ]  # fmt: skip
+        unclaimed = (None, None)
+        held = {
+            handover: (handover.worker, when(handover.until))
+            for handover in set((claims or {}).values())
+        }
+        claims = claims or {}
+        bodies = bodies or {}
+        parts = {
+            split[1].digest: split[1].text for o in new if (split := bodies.get(o.id)) is not None
+        }
+        if parts:  # before the orders: their foreign key needs the parts
+            self.conn.exec_driver_sql(
+                _INSERT_PARTS_SQL.format(self._placeholder), list(parts.items())
+            )
+        rows = []
+        for o in new:
+            split = bodies.get(o.id)
+            body, digest = (split[0], split[1].digest) if split is not None else (o.body, None)
+            rows.append(
+                (o.id, o.platform, o.participant_id, o.restriction_id, o.restriction_version,
+                 o.case_ref, o.territory, body, o.state.value, o.attempts,
+                 when(o.next_attempt_at or o.created_at), when(o.created_at),
+                 *(held[claims[o.id]] if o.id in claims else unclaimed), digest)
+            )  # fmt: skip
         self.conn.exec_driver_sql(sql, rows)
         return {order.id for order in new}
 
@@ -277,6 +324,7 @@ class SqlPlatformStore:
     def __init__(self, engine: sa.Engine, audit_log: SqlAuditLog) -> None:
         self.engine = engine
         self.audit_log = audit_log
+        self._parts: dict[str, BodyParts] = {}  # by digest; a sweep has a handful
 
     @contextmanager
     def transaction(self) -> Iterator[SqlPlatformTx]:
@@ -360,24 +408,43 @@ class SqlPlatformStore:
         if states is not None:
             statement = statement.where(removal_orders.c.state.in_([s.value for s in states]))
         with self._read() as conn:
-            return [_order(row) for row in conn.execute(statement)]
+            return self._orders(conn, conn.execute(statement).all())
 
     def order(self, platform: str, order_id: str) -> RemovalOrder | None:
         with self._read() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 sa.select(removal_orders)
                 .where(removal_orders.c.platform == platform)
                 .where(removal_orders.c.id == order_id)
-            ).first()
-        return _order(row) if row else None
+            ).all()
+            found = self._orders(conn, rows)
+        return found[0] if found else None
 
     def orders_by_id(self, ids: Sequence[str]) -> list[RemovalOrder]:
         found: dict[str, RemovalOrder] = {}
         with self._read() as conn:
             for chunk in _chunks(ids):
                 rows = conn.execute(sa.select(removal_orders).where(removal_orders.c.id.in_(chunk)))
-                found.update((row.id, _order(row)) for row in rows)
+                found.update((o.id, o) for o in self._orders(conn, rows.all()))
         return [found[i] for i in ids if i in found]
+
+    def _orders(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[RemovalOrder]:
+        """Orders from their rows, each body put together from its own text and the parts it
+        shares (read once per digest: parts are content-addressed, so never change)."""
+        known = self._parts
+        wanted = {row.parts for row in rows if row.parts is not None}
+        have = {digest: known[digest] for digest in wanted if digest in known}
+        for chunk in _chunks(list(wanted - have.keys())):
+            statement = sa.select(order_parts.c.digest, order_parts.c.parts)
+            for digest, text in conn.execute(statement.where(order_parts.c.digest.in_(chunk))):
+                have[digest] = BodyParts.parse(digest, text)
+        if len(known) + len(have) > _PARTS_KEPT:
+            known.clear()
+        known.update(have)
+        return [
+            _order(row, row.body if row.parts is None else assemble(row.body, have[row.parts]))
+            for row in rows
+        ]
 
     def unacknowledged_ids(self, platform: str) -> list[str]:
         with self._read() as conn:
@@ -427,20 +494,19 @@ class SqlPlatformStore:
 
     # -- the delivery queue -------------------------------------------------------------------
 
+    def due(self, platform: str, now: dt.datetime, limit: int) -> int:
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(sa.func.count()).select_from(_due(platform, now, limit).subquery())
+            ).scalar()
+        return int(found or 0)
+
     def claim(
         self, platform: str, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta
     ) -> list[RemovalOrder]:
         """Up to ``limit`` due orders of ``platform``, claimed by ``worker`` until now + lease."""
         c = removal_orders.c
-        due = (
-            sa.select(c.id)
-            .where(c.platform == platform)
-            .where(c.state.in_([OrderState.PENDING.value, OrderState.DELIVERED.value]))
-            .where(c.next_attempt_at <= now)
-            .where(sa.or_(c.claimed_until.is_(None), c.claimed_until < now))
-            .order_by(c.next_attempt_at, c.id)
-            .limit(limit)
-        )
+        due = _due(platform, now, limit)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
@@ -455,58 +521,51 @@ class SqlPlatformStore:
             rows = conn.execute(
                 sa.select(removal_orders).where(c.id.in_(ids)).order_by(c.next_attempt_at, c.id)
             ).all()
-        return [_order(row) for row in rows]
+            return self._orders(conn, rows)
 
     def record(self, worker: str, updates: Sequence[OrderUpdate]) -> int:
         if not updates:
             return 0
-        c = removal_orders.c
-        statement = (
-            removal_orders.update()
-            .where(c.id == sa.bindparam("oid"))
-            .where(c.claimed_by == worker)
-            .where(c.state != OrderState.ACKNOWLEDGED.value)
-            .values(
-                state=sa.bindparam("new_state"),
-                attempts=sa.bindparam("new_attempts"),
-                next_attempt_at=sa.bindparam("new_next"),
-                last_attempt_at=sa.func.coalesce(
-                    sa.bindparam("new_last", type_=c.last_attempt_at.type), c.last_attempt_at
-                ),
-                delivered_at=sa.func.coalesce(
-                    sa.bindparam("new_delivered", type_=c.delivered_at.type), c.delivered_at
-                ),
-                acked_at=sa.bindparam("new_acked", type_=c.acked_at.type),
-                acked_via=sa.bindparam("new_via"),
-                dead_at=sa.bindparam("new_dead", type_=c.dead_at.type),
-                # The last failure stays on record after a later success: it is history.
-                last_error=sa.func.coalesce(
-                    sa.bindparam("new_error", type_=c.last_error.type), c.last_error
-                ),
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
         with self.engine.begin() as conn:
-            result = conn.execute(
-                statement,
-                [
-                    {
-                        "oid": u.order_id,
-                        "new_state": u.state.value,
-                        "new_attempts": u.attempts,
-                        "new_next": u.next_attempt_at,
-                        "new_last": u.last_attempt_at,
-                        "new_delivered": u.delivered_at,
-                        "new_acked": u.acked_at,
-                        "new_via": u.acked_via,
-                        "new_dead": u.dead_at,
-                        "new_error": (u.last_error or None) and u.last_error[:500],
-                    }
-                    for u in updates
-                ],
+            # Plain driver SQL, as in insert_orders: a sweep's orders come back thousands at a
+            # time, and SQLAlchemy's per-row parameter processing cost more than the update.
+            postgres = conn.dialect.name == "postgresql"
+            sql = (_RECORD_PG if postgres else _RECORD_SQL).format(
+                "?" if conn.dialect.paramstyle == "qmark" else "%s"
             )
+            process = removal_orders.c.created_at.type.bind_processor(conn.dialect)
+            times: dict[dt.datetime, Any] = {}
+
+            def when(moment: dt.datetime | None) -> Any:
+                if moment is None or process is None:
+                    return moment
+                bound = times.get(moment)
+                if bound is None:
+                    bound = times[moment] = process(moment)
+                return bound
+
+            rows = [
+                (u.state.value, u.attempts, when(u.next_attempt_at), when(u.last_attempt_at),
+                 when(u.delivered_at), when(u.acked_at), u.acked_via, when(u.dead_at),
+                 (u.last_error or None) and u.last_error[:500], u.order_id, worker, _ACKNOWLEDGED)
+                for u in updates
+            ]  # fmt: skip
+            result = conn.exec_driver_sql(sql, rows)
         return int(result.rowcount or 0)
+
+
+def _due(platform: str, now: dt.datetime, limit: int) -> sa.Select[Any]:
+    """The ids of ``platform``'s orders due at ``now`` and claimed by nobody, oldest first."""
+    c = removal_orders.c
+    return (
+        sa.select(c.id)
+        .where(c.platform == platform)
+        .where(c.state.in_([OrderState.PENDING.value, OrderState.DELIVERED.value]))
+        .where(c.next_attempt_at <= now)
+        .where(sa.or_(c.claimed_until.is_(None), c.claimed_until < now))
+        .order_by(c.next_attempt_at, c.id)
+        .limit(limit)
+    )
 
 
 def _in_scope(scope: Scope, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
@@ -608,7 +667,7 @@ def _order_row(order: RemovalOrder) -> dict[str, Any]:
     }
 
 
-def _order(row: sa.Row[Any]) -> RemovalOrder:
+def _order(row: sa.Row[Any], body: str) -> RemovalOrder:
     return RemovalOrder(
         id=row.id,
         platform=row.platform,
@@ -617,7 +676,7 @@ def _order(row: sa.Row[Any]) -> RemovalOrder:
         restriction_version=row.restriction_version,
         case_ref=row.case_ref,
         territory=row.territory,
-        body=row.body,
+        body=body,
         created_at=row.created_at,
         state=OrderState(row.state),
         attempts=row.attempts,

@@ -27,6 +27,7 @@ __all__ = [
     "disclosures",
     "meetings",
     "nodes",
+    "order_parts",
     "participants",
     "platform_events",
     "platform_participants",
@@ -262,6 +263,16 @@ platform_events = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=False),
 )
 
+# What the bodies of many removal orders share (evidence, reason, notice texts, restriction),
+# stored once: an order with ``parts`` keeps only its own text in ``body`` (with tokens where
+# the parts go; lexloci.platforms.orders.assemble). Content-addressed, so never updated.
+order_parts = sa.Table(
+    "order_parts",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # SHA-256 of parts
+    sa.Column("parts", sa.Text, nullable=False),
+)
+
 removal_orders = sa.Table(
     "removal_orders",
     metadata,
@@ -277,7 +288,9 @@ removal_orders = sa.Table(
     sa.Column("restriction_version", sa.Integer, nullable=False),
     sa.Column("case_ref", sa.String(60)),
     sa.Column("territory", sa.String(10)),
-    sa.Column("body", sa.Text, nullable=False),  # the exact JSON every delivery carries
+    # The exact JSON every delivery carries; with ``parts``, the order's own part of it.
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("parts", sa.String(64), sa.ForeignKey("order_parts.digest")),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False),

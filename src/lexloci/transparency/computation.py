@@ -10,7 +10,9 @@ seq order, and never an entry after the checkpoint's size):
 3. decisions, appeals, conversions, account actions, disclosures and restriction changes are
    counted when recorded in the period, for the case's country;
 4. ``meeting:participant:join_denied`` and ``meeting:participant:removed`` entries recorded in
-   the period count per territory, for the countries of the cases they name;
+   the period count per territory, for the countries of the cases they name; so does each
+   order inside a ``platform:orders:issued`` entry recorded in the period, as the removal it
+   stands for (``lexloci.audit.removals``);
 5. states at ``as_of``: requests received but not decided, orders in force, restrictions
    activated and neither lifted nor expired (by entries recorded before the period's end) and
    valid at ``as_of``.
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from lexloci.audit import AuditEntry, AuditTag, Checkpoint, JsonValue
+from lexloci.audit.removals import removal_groups
 from lexloci.transparency.model import (
     UNKNOWN_TERRITORY,
     Banding,
@@ -340,17 +343,21 @@ class _Computation:
         # These are nearly all the entries a report reads: per entry, only one count of
         # (kind, cases, territory); attribution to countries happens once per distinct key.
         seen: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+        issued = AuditTag.PLATFORM_ORDERS_ISSUED.value
         for entry in self.reader.entries(
-            AuditTag.MEETING_PARTICIPANT_JOIN_DENIED, AuditTag.MEETING_PARTICIPANT_REMOVED
+            AuditTag.MEETING_PARTICIPANT_JOIN_DENIED,
+            AuditTag.MEETING_PARTICIPANT_REMOVED,
+            AuditTag.PLATFORM_ORDERS_ISSUED,
         ):
             if not start <= entry.at < end:
                 continue
+            if entry.tag == issued:
+                # Each order in it is one removal, exactly as its own entry would have been.
+                for group, n in removal_groups(entry.payload):
+                    seen[("removed", _cases(group), _territory(group))] += n
+                continue
             payload = entry.payload
-            case_ids = _texts(payload, "case_ids")
-            if not case_ids and (ref := _text(payload, "case_ref")):
-                case_ids = [ref]
-            territory = _text(payload, "territory") or UNKNOWN_TERRITORY
-            seen[(kinds[entry.tag], tuple(case_ids), territory)] += 1
+            seen[(kinds[entry.tag], _cases(payload), _territory(payload))] += 1
         add = self.tally.add
         for (kind, named, territory), n in seen.items():
             where = self.countries_of(named)
@@ -366,6 +373,18 @@ class _Computation:
                 continue
             if held.valid_from <= self.as_of < held.valid_until:
                 add([held.country], ("restrictions", "active_at_end"))
+
+
+def _cases(payload: Mapping[str, JsonValue]) -> tuple[str, ...]:
+    """The cases a blocking or removal names (``case_ids``, else ``case_ref``)."""
+    case_ids = _texts(payload, "case_ids")
+    if not case_ids and (ref := _text(payload, "case_ref")):
+        case_ids = [ref]
+    return tuple(case_ids)
+
+
+def _territory(payload: Mapping[str, JsonValue]) -> str:
+    return _text(payload, "territory") or UNKNOWN_TERRITORY
 
 
 def compute_report(

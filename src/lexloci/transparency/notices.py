@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from lexloci.audit import AuditEntry, AuditTag, Checkpoint, JsonValue, format_timestamp
+from lexloci.audit.removals import removal_groups
 from lexloci.errors import NotFound
 from lexloci.transparency.computation import EntrySource
 from lexloci.transparency.model import UNKNOWN_TERRITORY, document_digest
@@ -116,13 +117,22 @@ def _history(source: EntrySource, case_id: str, size: int) -> _CaseHistory:
                 _record(history, entry)
     for tag in _PARTICIPANT_TAGS:
         for entry in source.iter_entries(until_seq=size, tags=(tag.value,)):
-            payload = entry.payload
-            named = payload.get("case_ids")
-            if (isinstance(named, list) and case_id in named) or payload.get("case_ref") == case_id:
-                territory = _str(payload.get("territory")) or UNKNOWN_TERRITORY
+            if _names(entry.payload, case_id):
+                territory = _str(entry.payload.get("territory")) or UNKNOWN_TERRITORY
                 kind = history.blocked if tag is _PARTICIPANT_TAGS[0] else history.removed
                 kind[territory] += 1
+    # Platform removal orders, many to an entry: each counts as the removal it stands for.
+    for entry in source.iter_entries(until_seq=size, tags=(AuditTag.PLATFORM_ORDERS_ISSUED.value,)):
+        for group, n in removal_groups(entry.payload):
+            if _names(group, case_id):
+                history.removed[_str(group.get("territory")) or UNKNOWN_TERRITORY] += n
     return history
+
+
+def _names(payload: dict[str, JsonValue], case_id: str) -> bool:
+    """Whether a blocking or removal names the case (``case_ids``, or ``case_ref``)."""
+    named = payload.get("case_ids")
+    return (isinstance(named, list) and case_id in named) or payload.get("case_ref") == case_id
 
 
 def _record(history: _CaseHistory, entry: AuditEntry) -> None:
