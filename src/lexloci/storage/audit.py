@@ -64,6 +64,7 @@ from lexloci.audit.verification import (
     verify_segment,
 )
 from lexloci.clock import Clock, SystemClock
+from lexloci.storage.driver_sql import render
 from lexloci.storage.engine import (
     READ_ONLY_OPTION,
     begins_immediate,
@@ -99,13 +100,12 @@ _COLUMNS = (
 )
 # Appends run on every join decision: plain driver SQL skips SQLAlchemy's per-statement
 # cache-key and compile lookup, which costs more than the insert itself. Columns in
-# AuditRecord's order; the placeholder depends on the driver's paramstyle.
+# AuditRecord's order (a lexloci.storage.driver_sql template).
 _HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 _INSERT_SQL = (
     "INSERT INTO audit_log (seq, tag, actor, at, body, prev_hash, hash) "
-    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
 )
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 class SqlAuditLog:
@@ -128,10 +128,7 @@ class SqlAuditLog:
         self._origin = origin
         self._read_batch = read_batch
         self._postgresql = engine.dialect.name == "postgresql"
-        placeholder = _PLACEHOLDERS.get(engine.dialect.paramstyle)
-        if placeholder is None:
-            raise ValueError(f"unsupported DBAPI paramstyle {engine.dialect.paramstyle!r}")
-        self._insert_sql = _INSERT_SQL.format(placeholder)
+        self._insert_sql = render(_INSERT_SQL, engine.dialect)  # ValueError: unknown paramstyle
 
     @property
     def origin(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -36,6 +35,7 @@ from lexloci.meetings.ports import StateChange
 from lexloci.policy import Restriction, Scope, ScopeKind
 from lexloci.policy.codec import restriction_from_dict, restriction_to_dict
 from lexloci.storage.audit import ChainWriter, SqlAuditLog
+from lexloci.storage.driver_sql import render, time_binder
 from lexloci.storage.engine import connect_read_only
 from lexloci.storage.group_commit import GroupCommitter
 from lexloci.storage.records import (
@@ -57,26 +57,14 @@ T = TypeVar("T")
 
 
 _INSERT_PARTICIPANT = participants.insert()
-# Driver SQL for the group commit's batches ({0}: the driver's placeholder); the columns in
+# Driver SQL for the group commit's batches (lexloci.storage.driver_sql); the columns in
 # SqlTx._participant_row's order.
 _INSERT_PARTICIPANT_SQL = (
     "INSERT INTO participants (id, session_id, display_name, user_id, client_ip, phone, "
     "territory, location, state, reason, language, decision_id, token_hash, joined_at, "
-    "left_at) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "left_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {json}, {p}, {json}, {p}, {p}, {p}, "
+    "{p}, {p})"
 )
-_INSERT_PARTICIPANT_PG = _INSERT_PARTICIPANT_SQL.replace(
-    "{0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}",
-    "{0}, {0}, {0}, {0}, {0}, {0}, {0}, CAST({0} AS JSON), {0}, CAST({0} AS JSON)",
-)
-
-
-@functools.cache
-def _time_binder(dialect: sa.Dialect) -> Callable[[dt.datetime], Any]:
-    """How the UTCDateTime columns bind a time on this dialect (for driver SQL)."""
-    process = participants.c.joined_at.type.bind_processor(dialect)
-    if process is None:
-        return lambda moment: moment
-    return process
 
 
 class SqlTx:
@@ -98,11 +86,7 @@ class SqlTx:
     def flush(self) -> None:
         if self._participants:
             rows, self._participants = self._participants, []
-            postgres = self.conn.dialect.name == "postgresql"
-            sql = (_INSERT_PARTICIPANT_PG if postgres else _INSERT_PARTICIPANT_SQL).format(
-                "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-            )
-            self.conn.exec_driver_sql(sql, rows)
+            self.conn.exec_driver_sql(render(_INSERT_PARTICIPANT_SQL, self.conn.dialect), rows)
         if self._writer is not None:
             self._writer.flush()
 
@@ -117,7 +101,7 @@ class SqlTx:
         held = self._json.get(id(location))
         if held is None or held[0] is not location:
             held = self._json[id(location)] = (location, json.dumps(location))
-        bind_time = _time_binder(self.conn.dialect)
+        bind_time = time_binder(self.conn.dialect)
         return (
             participant.id,
             participant.session_id,

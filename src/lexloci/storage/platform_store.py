@@ -42,6 +42,7 @@ from lexloci.platforms.orders import BodyParts, assemble
 from lexloci.platforms.ports import ClaimedEvent, Handover, OrderUpdate
 from lexloci.policy import Scope, ScopeKind, SessionContext
 from lexloci.storage.audit import SqlAuditLog
+from lexloci.storage.driver_sql import marks, placeholder, render, time_binder
 from lexloci.storage.engine import READ_ONLY_OPTION
 from lexloci.storage.records import (
     order_parts,
@@ -55,36 +56,28 @@ __all__ = ["SqlPlatformStore", "SqlPlatformTx"]
 
 _PARTS_KEPT = 1000  # body parts remembered by digest (a sweep has one per territory and language)
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
-# Driver SQL for bulk writes ({0}: the driver's placeholder); see remove_presences.
+# Driver SQL for bulk writes (lexloci.storage.driver_sql); see remove_presences.
 _REMOVE_SQL = (
-    "UPDATE platform_participants SET state = {0}, live_key = NULL, left_at = {0}, "
-    "updated_at = {0}, reason = {0} WHERE id = {0} AND state = {0}"
+    "UPDATE platform_participants SET state = {p}, live_key = NULL, left_at = {p}, "
+    "updated_at = {p}, reason = {json} WHERE id = {p} AND state = {p}"
 )
-_REMOVE_PG = _REMOVE_SQL.replace("reason = {0}", "reason = CAST({0} AS JSON)")
 _INSERT_ORDER_SQL = (
     "INSERT INTO removal_orders (id, platform, participant_id, restriction_id, "
     "restriction_version, case_ref, territory, body, state, attempts, next_attempt_at, "
     "created_at, claimed_by, claimed_until, parts) "
-    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
 )
 _INSERT_PARTS_SQL = (
-    "INSERT INTO order_parts (digest, parts) VALUES ({0}, {0}) ON CONFLICT (digest) DO NOTHING"
+    "INSERT INTO order_parts (digest, parts) VALUES ({p}, {p}) ON CONFLICT (digest) DO NOTHING"
 )
 # The last failure stays on record after a later success: it is history (last_error).
+# COALESCE cannot infer an untyped parameter's type from NULL: {time} and {text} name it.
 _RECORD_SQL = (
-    "UPDATE removal_orders SET state = {0}, attempts = {0}, next_attempt_at = {0}, "
-    "last_attempt_at = COALESCE({0}, last_attempt_at), "
-    "delivered_at = COALESCE({0}, delivered_at), acked_at = {0}, acked_via = {0}, "
-    "dead_at = {0}, last_error = COALESCE({0}, last_error), claimed_by = NULL, "
-    "claimed_until = NULL WHERE id = {0} AND claimed_by = {0} AND state != {0}"
-)
-# psycopg sends untyped parameters: name the types COALESCE cannot infer from NULL.
-_RECORD_PG = (
-    _RECORD_SQL.replace(
-        "COALESCE({0}, last_attempt_at)", "COALESCE({0}::timestamptz, last_attempt_at)"
-    )
-    .replace("COALESCE({0}, delivered_at)", "COALESCE({0}::timestamptz, delivered_at)")
-    .replace("COALESCE({0}, last_error)", "COALESCE({0}::varchar, last_error)")
+    "UPDATE removal_orders SET state = {p}, attempts = {p}, next_attempt_at = {p}, "
+    "last_attempt_at = COALESCE({time}, last_attempt_at), "
+    "delivered_at = COALESCE({time}, delivered_at), acked_at = {p}, acked_via = {p}, "
+    "dead_at = {p}, last_error = COALESCE({text}, last_error), claimed_by = NULL, "
+    "claimed_until = NULL WHERE id = {p} AND claimed_by = {p} AND state != {p}"
 )
 _ACKNOWLEDGED = OrderState.ACKNOWLEDGED.value
 _UNACKNOWLEDGED = [OrderState.PENDING.value, OrderState.DELIVERED.value, OrderState.DEAD.value]
@@ -180,15 +173,13 @@ class SqlPlatformTx:
         live: set[str] = set()
         joined = PresenceState.JOINED.value
         lock = " FOR UPDATE" if self._postgres else ""
+        dialect = self.conn.dialect
         for chunk in _chunks(ids):
-            marks, mark = self._marks(len(chunk)), self._placeholder
-            sql = f"SELECT id FROM platform_participants WHERE id IN ({marks}) AND state = {mark}"  # noqa: S608 - placeholders only
+            listed, mark = marks(dialect, len(chunk)), placeholder(dialect)
+            sql = f"SELECT id FROM platform_participants WHERE id IN ({listed}) AND state = {mark}"  # noqa: S608 - placeholders only
             sql += lock
             live.update(row[0] for row in self.conn.exec_driver_sql(sql, (*chunk, joined)))
         return live
-
-    def _marks(self, count: int) -> str:
-        return ", ".join([self._placeholder] * count)
 
     def end_presences(
         self,
@@ -222,8 +213,8 @@ class SqlPlatformTx:
             return 0
         # Plain driver SQL: a sweep removes thousands at once, and SQLAlchemy's per-row
         # parameter processing (and JSON encoding) cost more than the update itself.
-        sql = (_REMOVE_PG if self._postgres else _REMOVE_SQL).format(self._placeholder)
-        when = self._bind_time(at)
+        sql = render(_REMOVE_SQL, self.conn.dialect)
+        when = time_binder(self.conn.dialect)(at)
         removed, joined = PresenceState.REMOVED.value, PresenceState.JOINED.value
         result = self.conn.exec_driver_sql(
             sql, [(removed, when, when, text, pid, joined) for pid, text in reasons]
@@ -241,8 +232,8 @@ class SqlPlatformTx:
         wanted = {order.id: order for order in orders}
         stored: set[str] = set()
         for chunk in _chunks(list(wanted)):
-            marks = self._marks(len(chunk))
-            sql = f"SELECT id FROM removal_orders WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+            listed = marks(self.conn.dialect, len(chunk))
+            sql = f"SELECT id FROM removal_orders WHERE id IN ({listed})"  # noqa: S608 - placeholders only
             stored.update(row[0] for row in self.conn.exec_driver_sql(sql, tuple(chunk)))
         new = [order for oid, order in wanted.items() if oid not in stored]
         if not new:
@@ -253,13 +244,14 @@ class SqlPlatformTx:
         # transaction can insert one of these meanwhile. Should that ever fail, the primary
         # key refuses the insert and the whole transaction — orders, removals, audit entries —
         # rolls back: never a second order, never an order without its entry.
-        sql = _INSERT_ORDER_SQL.format(self._placeholder)
+        sql = render(_INSERT_ORDER_SQL, self.conn.dialect)
+        bind_time = time_binder(self.conn.dialect)
         times: dict[dt.datetime, Any] = {}
 
         def when(moment: dt.datetime) -> Any:
             bound = times.get(moment)
             if bound is None:
-                bound = times[moment] = self._bind_time(moment)
+                bound = times[moment] = bind_time(moment)
             return bound
 
         unclaimed = (None, None)
@@ -274,7 +266,7 @@ class SqlPlatformTx:
         }
         if parts:  # before the orders: their foreign key needs the parts
             self.conn.exec_driver_sql(
-                _INSERT_PARTS_SQL.format(self._placeholder), list(parts.items())
+                render(_INSERT_PARTS_SQL, self.conn.dialect), list(parts.items())
             )
         rows = []
         for o in new:
@@ -288,15 +280,6 @@ class SqlPlatformTx:
             )  # fmt: skip
         self.conn.exec_driver_sql(sql, rows)
         return {order.id for order in new}
-
-    @property
-    def _placeholder(self) -> str:
-        return "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-
-    def _bind_time(self, moment: dt.datetime) -> Any:
-        """A time as the UTCDateTime column would bind it, for driver SQL."""
-        process = removal_orders.c.created_at.type.bind_processor(self.conn.dialect)
-        return process(moment) if process is not None else moment
 
     def audit(self, tag: AuditTag, actor: str, payload: Mapping[str, Any]) -> int:
         return self.audit_log.append(self.conn, tag, actor, payload).seq
@@ -529,19 +512,16 @@ class SqlPlatformStore:
         with self.engine.begin() as conn:
             # Plain driver SQL, as in insert_orders: a sweep's orders come back thousands at a
             # time, and SQLAlchemy's per-row parameter processing cost more than the update.
-            postgres = conn.dialect.name == "postgresql"
-            sql = (_RECORD_PG if postgres else _RECORD_SQL).format(
-                "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            )
-            process = removal_orders.c.created_at.type.bind_processor(conn.dialect)
+            sql = render(_RECORD_SQL, conn.dialect)
+            bind_time = time_binder(conn.dialect)
             times: dict[dt.datetime, Any] = {}
 
             def when(moment: dt.datetime | None) -> Any:
-                if moment is None or process is None:
-                    return moment
+                if moment is None:
+                    return None
                 bound = times.get(moment)
                 if bound is None:
-                    bound = times[moment] = process(moment)
+                    bound = times[moment] = bind_time(moment)
                 return bound
 
             rows = [

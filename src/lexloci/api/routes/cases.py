@@ -101,9 +101,7 @@ def impact(request: Request, case_id: str) -> dict[str, Any]:
 @router.post("/cases/{case_id}/decision", summary="Approve (all or part) or reject (approver)")
 async def decide(request: Request, case_id: str, body: DecisionIn) -> dict[str, Any]:
     container = container_of(request)
-
     caller = await to_thread.run_sync(require, request, Role.APPROVER)
-
     result = await to_thread.run_sync(
         container.cases.decide,
         case_id,
