@@ -80,6 +80,18 @@ class Received:
     status: int
     agent: str
 
+    def headers(self, secret: str) -> dict[str, str]:
+        """This request's Standard Webhooks headers, signed again here with ``secret``."""
+        return {
+            "webhook-id": self.webhook_id,
+            "webhook-timestamp": self.timestamp,
+            "webhook-signature": Webhook(secret).sign(
+                self.webhook_id,
+                dt.datetime.fromtimestamp(int(self.timestamp), dt.UTC),
+                self.body.decode(),
+            ),
+        }
+
 
 @dataclass
 class Receiver:
@@ -677,15 +689,7 @@ def test_a_batch_receiver_gets_signed_batches_that_acknowledge_every_order_insid
         body = json.loads(request.body)
         assert body["type"] == BATCH_TYPE
         assert 1 <= body["data"]["count"] == len(body["data"]["orders"]) <= 50
-        headers = {
-            "webhook-id": request.webhook_id,
-            "webhook-timestamp": request.timestamp,
-            "webhook-signature": Webhook(bulk.secret).sign(
-                request.webhook_id,
-                dt.datetime.fromtimestamp(int(request.timestamp), dt.UTC),
-                request.body.decode(),
-            ),
-        }
+        headers = request.headers(bulk.secret)
         received = verifier.verify_all(request.body, headers)
         for item, inner in zip(received, body["data"]["orders"], strict=True):
             assert item.delivery is Delivery.FIRST
@@ -869,15 +873,7 @@ def test_bad_and_replayed_signatures_are_refused_by_the_receiver(
     staff.restrict(f"acme:{ROOM}")
     wait_for(armed.orders, "an order")
     genuine = next(r for r in armed.requests if r.status == 204)
-    headers = {
-        "webhook-id": genuine.webhook_id,
-        "webhook-timestamp": genuine.timestamp,
-        "webhook-signature": Webhook(acme.secret).sign(
-            genuine.webhook_id,
-            dt.datetime.fromtimestamp(int(genuine.timestamp), dt.UTC),
-            genuine.body.decode(),
-        ),
-    }
+    headers = genuine.headers(acme.secret)
     verifier = WebhookVerifier(acme.secret)
     first = verifier.verify(genuine.body, headers)
     assert first.delivery is Delivery.FIRST
