@@ -295,6 +295,12 @@ class _Lane:
         policy = self.platform.delivery
         return policy.concurrency * _QUEUE_PER_SENDER * policy.batch_size
 
+    def enqueue(self, orders: Sequence[RemovalOrder]) -> None:
+        """Queue orders for the senders, ``batch_size`` to a request."""
+        size = self.platform.delivery.batch_size
+        for start in range(0, len(orders), size):
+            self.queue.put_nowait(list(orders[start : start + size]))
+
 
 class DeliveryWorker:
     """Claims due orders, sends them, and records what happened (see the module docstring)."""
@@ -364,9 +370,7 @@ class DeliveryWorker:
                 lane.in_flight -= len(orders)
                 current.in_flight += len(orders)
             lane = current
-        size = lane.platform.delivery.batch_size
-        for start in range(0, len(orders), size):
-            lane.queue.put_nowait(orders[start : start + size])
+        lane.enqueue(orders)
 
     def _take_room(self, lane: _Lane, wanted: int) -> int:
         with self._room:
@@ -440,9 +444,7 @@ class DeliveryWorker:
                 )
             finally:
                 self._give_room(lane, room - len(claimed))
-            size = platform.delivery.batch_size
-            for start in range(0, len(claimed), size):
-                lane.queue.put_nowait(claimed[start : start + size])
+            lane.enqueue(claimed)
             more = more or len(claimed) == room
         return more
 
