@@ -148,6 +148,16 @@ def open_database(settings: Settings, clock: Clock) -> tuple[sa.Engine, SqlAudit
     return engine, SqlAuditLog(engine, clock)
 
 
+def _gate_writer_process(settings: Settings, engine: sa.Engine, clock: Clock) -> bool:
+    """Whether the gate's records are written by a process of their own: as configured, but
+    never for an in-memory SQLite database (another process cannot see it) nor for a clock
+    other than the system's (tests' clocks live in this process; the writer stamps entries)."""
+    if settings.gate_writer != "process" or not isinstance(clock, SystemClock):
+        return False
+    url = engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
 def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -158,7 +168,7 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
         raise ConfigurationError(exc.message) from None
     locator = build_locator(settings)
     engine, audit_log = open_database(settings, clock)
-    store = SqlStore(engine, audit_log)
+    store = SqlStore(engine, audit_log, gate_writer=_gate_writer_process(settings, engine, clock))
     policy = PolicyEngine()
     meetings = MeetingService(store, locator, policy, clock, node=settings.node)
     meetings.load()

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
         "CPU on the node's event loop and a zlib context (hundreds of KiB) per connection",
     )
 
+    gate_writer: Literal["process", "thread"] = Field(
+        "process",
+        description="who writes the join gate's records (participant and audit entry, durable "
+        "before each answer): `process`, a child process of the server with its own "
+        "interpreter, or `thread`, a thread of the server, which then shares the interpreter "
+        "lock with the event loop (slower under load; for in-memory SQLite it is always this)",
+    )
+
     media: Literal["mesh", "janus"] = Field(
         "mesh",
         description="who carries audio and video: `mesh` (browsers, peer to peer) or `janus` "

@@ -20,7 +20,7 @@ from lexloci.audit.verification import VerifyStatus
 from lexloci.bootstrap import Container, build_container
 from lexloci.config import Settings
 from lexloci.geo import ClientAddress
-from lexloci.meetings.ports import Tx
+from lexloci.meetings.ports import GateRecord, Tx
 from lexloci.meetings.service import JoinRequest, PreparedJoin
 
 ADDRESSES = ["5.9.0.1", "223.5.5.5", "8.8.4.4", "202.45.84.58"]
@@ -50,6 +50,11 @@ def prepared_joins(container: Container, session_id: str, count: int) -> list[Pr
         )
         for i in range(count)
     ]
+
+
+def written(record: GateRecord) -> Callable[[Tx], None]:
+    """A unit of work that writes a gate record (what ``Store.record_gate`` hands the writer)."""
+    return lambda tx: tx.record_gate(record)
 
 
 def in_one_batch(container: Container, works: list[Callable[[Tx], Any]]) -> list[Future[Any]]:
@@ -85,7 +90,7 @@ def test_a_batch_commits_every_join_with_its_audit_entry_in_order(
 ) -> None:
     joins = prepared_joins(container, session_id, 40)
     batches_before = container.store.group_commit_stats()[0]
-    futures = in_one_batch(container, [j.record for j in joins])
+    futures = in_one_batch(container, [written(j.record) for j in joins])
     assert all(f.exception() is None for f in futures)
     batches, units = container.store.group_commit_stats()
     assert batches - batches_before == 2  # the holding unit's, then all 40 in one
@@ -110,10 +115,10 @@ def test_a_failing_unit_rolls_back_alone_and_the_others_commit(
     doomed = joins[4]
 
     def fail_after_writing(tx: Tx) -> None:
-        doomed.record(tx)  # its participant and audit entry are written, then it fails
+        tx.record_gate(doomed.record)  # its participant and audit entry are written, then it fails
         raise ValueError("this unit fails")
 
-    works = [j.record for j in joins]
+    works = [written(j.record) for j in joins]
     works[4] = fail_after_writing
     futures = in_one_batch(container, works)
     with pytest.raises(ValueError, match="this unit fails"):
@@ -131,13 +136,13 @@ def test_a_conflict_found_only_when_the_batch_is_written_fails_only_its_unit(
     """A duplicate participant id is noticed by the database at the batched insert, not in
     the unit's own code: the batch is written again one unit at a time."""
     first, *others = prepared_joins(container, session_id, 6)
-    container.store.run_in_batch(first.record)
+    container.store.record_gate(first.record)
     duplicate = dataclasses.replace(others[0].result.participant, id=first.result.participant.id)
 
     def insert_duplicate(tx: Tx) -> None:
         tx.insert_participant(duplicate, None)
 
-    works: list[Callable[[Tx], Any]] = [j.record for j in others]
+    works: list[Callable[[Tx], Any]] = [written(j.record) for j in others]
     works.insert(2, insert_duplicate)
     futures = in_one_batch(container, works)
     assert futures[2].exception() is not None
@@ -171,13 +176,13 @@ def test_a_coroutines_units_are_settled_on_its_loop_each_with_its_own_outcome(
 
         held = store.submit_in_batch(hold)
         assert await asyncio.to_thread(entered.wait, 30)
-        futures = [store.submit_in_batch_async(j.record) for j in joins[:4]]
+        futures = [store.submit_in_batch_async(written(j.record)) for j in joins[:4]]
         futures.insert(2, store.submit_in_batch_async(fail))
         futures[4].cancel()
         release.set()
         await asyncio.wrap_future(held)
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
-        outcomes.append(await store.submit_in_batch_async(joins[4].record))
+        outcomes.append(await store.submit_in_batch_async(written(joins[4].record)))
         return outcomes
 
     outcomes = asyncio.run(scenario())
@@ -210,8 +215,8 @@ def test_a_joins_audit_payload_is_the_canonical_encoding_of_its_decision(
     def fail(_: Tx) -> None:
         raise ValueError("sends the batch down the one-by-one path")
 
-    in_one_batch(container, [j.record for j in joins[:5]])
-    in_one_batch(container, [*(j.record for j in joins[5:]), fail])
+    in_one_batch(container, [written(j.record) for j in joins[:5]])
+    in_one_batch(container, [*(written(j.record) for j in joins[5:]), fail])
     entries = join_entries(container)
     assert [e.payload["participant_id"] for e in entries] == [
         j.result.participant.id for j in joins

@@ -88,6 +88,7 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.bus.start(container.live.apply_change)
+        container.store.start_gate_writer()  # ready by the first join
         # Everything built at start-up lives as long as the process; see lexloci.collector.
         app.state.collector = CollectorWatch.install()
         tasks = [
@@ -101,6 +102,8 @@ def create_app(container: Container) -> FastAPI:
                 task.cancel()
             await container.bus.close()
             await container.media.close()
+            # After the last answer: what the writer process was sent is written, then it ends.
+            container.store.close_gate_writer()
 
     app = FastAPI(
         lifespan=lifespan,

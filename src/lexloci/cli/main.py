@@ -198,6 +198,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    gate_writer: Annotated[
+        str | None,
+        typer.Option(
+            help="Who writes the join gate's records, durable before each answer: process (a "
+            "child process of the server) or thread (a thread of the server, sharing the "
+            "interpreter with the event loop; slower under load). \\[default: process]",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     media: Annotated[
         str | None,
@@ -246,6 +255,7 @@ def serve(
         janus_url=janus_url,
         janus_admin_url=janus_admin_url,
         ws_compression=ws_compression,
+        gate_writer=gate_writer,
     )
     try:
         container = build_container(settings)

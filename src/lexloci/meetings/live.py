@@ -113,7 +113,7 @@ class LiveMeetings:
             await to_thread.run_sync(self.service.session, request.session_id)
         # The gate runs on the loop (microseconds); only the durable write is waited for.
         prepared = self.service.prepare_join(request)
-        await self.service.store.submit_in_batch_async(prepared.record)
+        await self.service.store.record_gate_async(prepared.record)
         result = self.service.finish_join(prepared)
         if result.token is None:
             return result, None

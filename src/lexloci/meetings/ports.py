@@ -20,7 +20,7 @@ from lexloci.audit.tags import AuditTag
 from lexloci.meetings.model import Account, Meeting, MeetingSession, Participant, ParticipantState
 from lexloci.policy import Restriction
 
-__all__ = ["StateChange", "Store", "Tx"]
+__all__ = ["EncodedEntry", "GateRecord", "StateChange", "Store", "Tx"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,27 @@ class StateChange:
     state: ParticipantState
     at: dt.datetime
     reason: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEntry:
+    """An audit entry whose payload is already its canonical JSON text (``Tx.audit_encoded``)."""
+
+    tag: AuditTag
+    actor: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateRecord:
+    """What one gate decision writes, as data: the participant it admitted or refused (a
+    join of lexloci's own sessions; None for another platform's stateless decision), the hash
+    of its signalling token, and its audit entries. Data rather than a function, so that it
+    can be written by another process (``Store.record_gate_async``)."""
+
+    entries: tuple[EncodedEntry, ...]
+    participant: Participant | None = None
+    token_hash: str | None = None
 
 
 class Tx(Protocol):
@@ -45,6 +66,10 @@ class Tx(Protocol):
     def update_session(self, session: MeetingSession) -> None: ...
 
     def insert_participant(self, participant: Participant, token_hash: str | None) -> None: ...
+
+    def record_gate(self, record: GateRecord) -> None:
+        """Write a gate decision: its participant (if any), then its audit entries."""
+        ...
 
     def set_states(self, changes: Sequence[StateChange]) -> int:
         """Move joined participants to another state; returns how many were still joined."""
@@ -78,6 +103,15 @@ class Store(Protocol):
     def submit_in_batch_async(self, work: Callable[[Any], Any]) -> asyncio.Future[Any]:
         """``submit_in_batch`` from a coroutine: a future of the running event loop, settled
         on it (the join gate awaits its write this way)."""
+        ...
+
+    def record_gate(self, record: GateRecord) -> None:
+        """Write a gate decision in a shared transaction (group commit); returns once durable."""
+        ...
+
+    def record_gate_async(self, record: GateRecord) -> asyncio.Future[None]:
+        """``record_gate`` from a coroutine: a future of the running loop, done once the
+        record is durable. The join gate's way: the write may happen in another process."""
         ...
 
     def run_in_batch(self, work: Callable[[Any], T]) -> T:

@@ -24,7 +24,7 @@ import datetime as dt
 import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,7 +53,7 @@ from lexloci.meetings.notices import (
     participant_notice,
 )
 from lexloci.meetings.placement import NODE_TTL, choose_node
-from lexloci.meetings.ports import StateChange, Store, Tx
+from lexloci.meetings.ports import EncodedEntry, GateRecord, StateChange, Store
 from lexloci.policy import (
     ChangeKind,
     Decision,
@@ -197,7 +197,7 @@ class PreparedJoin:
     """A decided join whose record is not yet written (see ``MeetingService.prepare_join``)."""
 
     result: JoinResult
-    record: Callable[[Tx], None]  # joins are the hot path: written through group commit
+    record: GateRecord  # written by ``Store.record_gate`` (or ``record_gate_async``)
     context: SessionContext
     location: Location
     token_hash: str | None
@@ -516,7 +516,7 @@ class MeetingService:
     def join(self, request: JoinRequest) -> JoinResult:
         """Decide, record (durably, with the audit entry), then admit — in that order."""
         prepared = self.prepare_join(request)
-        self.store.run_in_batch(prepared.record)
+        self.store.record_gate(prepared.record)
         return self.finish_join(prepared)
 
     def prepare_join(self, request: JoinRequest) -> PreparedJoin:
@@ -556,11 +556,9 @@ class MeetingService:
         token_hash = hash_token(token) if token else None
         tag, payload = gate.audit_entry(participant.id, session.id, request.client, request.phone)
         encoded = self._audit_payload(payload, location.territory, gate.evidence)
-
-        def record(tx: Tx) -> None:
-            tx.insert_participant(participant, token_hash)
-            tx.audit_encoded(tag, f"participant:{participant.id}", encoded)
-
+        record = GateRecord(
+            (EncodedEntry(tag, f"participant:{participant.id}", encoded),), participant, token_hash
+        )
         result = JoinResult(participant, decision, token, notice)
         return PreparedJoin(result, record, context, location, token_hash)
 

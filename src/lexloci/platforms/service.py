@@ -8,10 +8,10 @@ and it is audited exactly as such a join (``GateResult.audit_entry``: same tag, 
 plus ``platform`` and ``participant_ref``, *before* it is returned (I4). A decision stores no
 participant: the platform tells lexloci who actually joined through roster events.
 
-The entry is written like a join's record, through the meeting store's group commit
-(``Store.submit_in_batch``): ``prepare_decision`` is the cheap part (the gate, on the caller's
-thread or event loop), and the answer waits only for the shared transaction holding the entry
-to commit — durable first, as I4 asks, at the join gate's cost.
+The entry is written like a join's record (``Store.record_gate``, ``record_gate_async``):
+``prepare_decision`` is the cheap part (the gate, on the caller's thread or event loop), and the
+answer waits only for the shared transaction holding the entry to commit — durable first, as I4
+asks, at the join gate's cost.
 
 **Client addresses.** A platform either reports the address it resolved itself (``client_ip``)
 or hands over the TCP peer and the raw ``Forwarded`` / ``X-Forwarded-For`` headers it received;
@@ -50,13 +50,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from lexloci.audit.encoding import canonical_text
 from lexloci.audit.tags import AuditTag
 from lexloci.clock import Clock
 from lexloci.errors import Conflict, InvalidInput, NotFound
 from lexloci.geo import ClientAddress, Evidence, Location, TrustedProxies, parse_ip
 from lexloci.geo import resolve_client_address as resolve_address
 from lexloci.meetings.model import Participant, ParticipantState
-from lexloci.meetings.ports import Tx
+from lexloci.meetings.ports import EncodedEntry, GateRecord
 from lexloci.meetings.service import GateResult, MeetingService, new_id
 from lexloci.platforms.model import (
     DeliveryPolicy,
@@ -264,14 +265,14 @@ class PlatformService:
     def decide(self, platform: Platform, question: JoinQuestion) -> PlatformDecision:
         """Decide and audit; returns once the audit entry is durable."""
         decision, record = self.prepare_decision(platform, question)
-        self.meetings.store.run_in_batch(record)
+        self.meetings.store.record_gate(record)
         return decision
 
     def prepare_decision(
         self, platform: Platform, question: JoinQuestion
-    ) -> tuple[PlatformDecision, Callable[[Tx], None]]:
+    ) -> tuple[PlatformDecision, GateRecord]:
         """The decision and the write that audits it, not yet made: the answer may be given
-        only after ``record`` committed (``Store.run_in_batch`` / ``submit_in_batch``)."""
+        only after ``record`` committed (``Store.record_gate`` / ``record_gate_async``)."""
         context = platform_context(
             platform.name,
             question.meeting_ref,
@@ -285,11 +286,8 @@ class PlatformService:
         tag, payload = gate.audit_entry(pid, context.session_id, question.client, question.phone)
         payload["platform"] = platform.name
         payload["participant_ref"] = question.participant_ref
-        actor = f"participant:{pid}"
-
-        def record(tx: Tx) -> None:
-            tx.audit(tag, actor, payload)
-
+        # Encoded here, so that the write is plain data (it may happen in another process).
+        record = GateRecord((EncodedEntry(tag, f"participant:{pid}", canonical_text(payload)),))
         decision = PlatformDecision(
             platform.name, question.participant_ref, context, question.client, gate
         )

@@ -32,13 +32,13 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-__all__ = ["GroupCommitter"]
+__all__ = ["BatchResults", "GroupCommitter", "write_batch"]
 
 log = logging.getLogger("lexloci.storage")
 
@@ -135,52 +135,87 @@ class GroupCommitter(Generic[TxT]):
             self._commit(batch)
 
     def _commit(self, batch: list[_Unit[TxT]]) -> None:
-        if self._buffered is None or not self._commit_buffered(self._buffered, batch):
-            self._commit_each(batch)
+        results = write_batch(
+            self._engine, self._make_tx, self._buffered, [unit.work for unit in batch]
+        )
+        if results.committed:
+            self.batches += 1
+            self.units += len(batch)
+        _settle(
+            [(unit, result, error) for unit, (result, error) in zip(batch, results, strict=True)]
+        )
 
-    def _commit_buffered(
-        self,
-        buffered: Callable[[sa.Connection], tuple[TxT, Callable[[], None]]],
-        batch: list[_Unit[TxT]],
-    ) -> bool:
-        """The fast path; False (nothing written) if anything in it raised."""
-        results: list[Any] = []
-        try:
-            with self._engine.begin() as conn:
-                tx, flush = buffered(conn)
-                for unit in batch:
-                    results.append(unit.work(tx))
-                flush()
-        except Exception as exc:  # noqa: BLE001 - the slow path finds whose it was
-            log.debug("buffered group commit of %d units failed (%s); one by one", len(batch), exc)
-            return False
-        self.batches += 1
-        self.units += len(batch)
-        _settle([(unit, result, None) for unit, result in zip(batch, results, strict=True)])
-        return True
 
-    def _commit_each(self, batch: list[_Unit[TxT]]) -> None:
-        outcomes: list[_Outcome] = []
-        try:
-            with self._engine.begin() as conn:
-                tx = self._make_tx(conn)
-                for unit in batch:
-                    savepoint = conn.begin_nested()
-                    try:
-                        result = unit.work(tx)
-                    except BaseException as exc:  # noqa: BLE001 - handed to that unit's caller
-                        savepoint.rollback()
-                        outcomes.append((unit, None, exc))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((unit, result, None))
-        except BaseException as exc:  # noqa: BLE001 - the commit failed: every unit fails with it
-            log.warning("group commit of %d units failed: %s", len(batch), exc)
-            _settle([(unit, None, exc) for unit in batch])
-            return
-        self.batches += 1
-        self.units += len(batch)
-        _settle(outcomes)
+class BatchResults(list[tuple[Any, BaseException | None]]):
+    """Each unit's (result, exception or None), in the batch's order; ``committed`` is False
+    when the transaction itself failed (every unit then has the commit's exception)."""
+
+    committed = True
+
+
+def write_batch(
+    engine: sa.Engine,
+    make_tx: Callable[[sa.Connection], TxT],
+    buffered: Callable[[sa.Connection], tuple[TxT, Callable[[], None]]] | None,
+    works: Sequence[Callable[[TxT], Any]],
+) -> BatchResults:
+    """Run ``works`` in one transaction and commit it once: the fast path first (``buffered``,
+    if given), and if anything in it raised, again with each unit in its own SAVEPOINT so that
+    only the failing units fail. Returns once the transaction committed (or failed).
+
+    The one implementation of a batch, shared by the writer thread (``GroupCommitter``) and
+    the gate's writer process (``lexloci.storage.gate_writer``)."""
+    if buffered is not None:
+        results = _write_buffered(engine, buffered, works)
+        if results is not None:
+            return results
+    return _write_each(engine, make_tx, works)
+
+
+def _write_buffered(
+    engine: sa.Engine,
+    buffered: Callable[[sa.Connection], tuple[TxT, Callable[[], None]]],
+    works: Sequence[Callable[[TxT], Any]],
+) -> BatchResults | None:
+    """The fast path; None (nothing written) if anything in it raised."""
+    results = BatchResults()
+    try:
+        with engine.begin() as conn:
+            tx, flush = buffered(conn)
+            for work in works:
+                results.append((work(tx), None))
+            flush()
+    except Exception as exc:  # noqa: BLE001 - the slow path finds whose it was
+        log.debug("buffered group commit of %d units failed (%s); one by one", len(works), exc)
+        return None
+    return results
+
+
+def _write_each(
+    engine: sa.Engine,
+    make_tx: Callable[[sa.Connection], TxT],
+    works: Sequence[Callable[[TxT], Any]],
+) -> BatchResults:
+    results = BatchResults()
+    try:
+        with engine.begin() as conn:
+            tx = make_tx(conn)
+            for work in works:
+                savepoint = conn.begin_nested()
+                try:
+                    result = work(tx)
+                except BaseException as exc:  # noqa: BLE001 - handed to that unit's caller
+                    savepoint.rollback()
+                    results.append((None, exc))
+                else:
+                    savepoint.commit()
+                    results.append((result, None))
+    except BaseException as exc:  # noqa: BLE001 - the commit failed: every unit fails with it
+        log.warning("group commit of %d units failed: %s", len(works), exc)
+        failed = BatchResults((None, exc) for _ in works)
+        failed.committed = False
+        return failed
+    return results
 
 
 def _settle(outcomes: list[_Outcome]) -> None:

@@ -31,12 +31,13 @@ from lexloci.meetings.model import (
     ParticipantState,
     SessionState,
 )
-from lexloci.meetings.ports import StateChange
+from lexloci.meetings.ports import GateRecord, StateChange
 from lexloci.policy import Restriction, Scope, ScopeKind
 from lexloci.policy.codec import restriction_from_dict, restriction_to_dict
 from lexloci.storage.audit import ChainWriter, SqlAuditLog
 from lexloci.storage.driver_sql import render, time_binder
 from lexloci.storage.engine import connect_read_only
+from lexloci.storage.gate_writer import GateWriter
 from lexloci.storage.group_commit import GroupCommitter
 from lexloci.storage.records import (
     account_suspensions,
@@ -172,6 +173,12 @@ class SqlTx:
         }
         self.conn.execute(_INSERT_PARTICIPANT, row)
 
+    def record_gate(self, record: GateRecord) -> None:
+        if record.participant is not None:
+            self.insert_participant(record.participant, record.token_hash)
+        for entry in record.entries:
+            self.audit_encoded(entry.tag, entry.actor, entry.payload)
+
     def set_states(self, changes: Sequence[StateChange]) -> int:
         if not changes:
             return 0
@@ -294,13 +301,26 @@ class SqlTx:
 
 
 class SqlStore:
-    def __init__(self, engine: sa.Engine, audit_log: SqlAuditLog) -> None:
+    """The meeting store on SQLAlchemy. ``gate_writer=True`` writes the gate's records from
+    an event loop in a process of their own (``lexloci.storage.gate_writer``); otherwise, and
+    for every other write, the writer thread's group commit writes them in this process."""
+
+    def __init__(self, engine: sa.Engine, audit_log: SqlAuditLog, *, gate_writer: bool = False):
         self.engine = engine
         self.audit_log = audit_log
         self._committer: GroupCommitter[SqlTx] = GroupCommitter(
             engine,
             lambda conn: SqlTx(conn, self.audit_log),
             buffered=self._buffered_tx,
+        )
+        self._gate_writer = (
+            GateWriter(
+                engine.url.render_as_string(hide_password=False),
+                origin=audit_log.origin,
+                fallback=self._record_gate_here,
+            )
+            if gate_writer
+            else None
         )
 
     def _buffered_tx(self, conn: sa.Connection) -> tuple[SqlTx, Callable[[], None]]:
@@ -324,7 +344,35 @@ class SqlStore:
         """``submit_in_batch`` from a coroutine: a future of the running event loop."""
         return self._committer.submit_async(work)
 
+    def record_gate(self, record: GateRecord) -> None:
+        self._committer.run(_gate_work(record))
+
+    def record_gate_async(self, record: GateRecord) -> asyncio.Future[None]:
+        if self._gate_writer is not None:
+            return self._gate_writer.submit(record)
+        return self._record_gate_here(record)
+
+    def _record_gate_here(self, record: GateRecord) -> asyncio.Future[None]:
+        return self._committer.submit_async(_gate_work(record))
+
+    @property
+    def gate_writer(self) -> GateWriter | None:
+        return self._gate_writer
+
+    def start_gate_writer(self) -> None:
+        """Start the gate's writer process for the running loop (else it starts at the first
+        join); ``lexloci serve`` does so at start-up, so the first join does not wait for it."""
+        if self._gate_writer is not None:
+            self._gate_writer.start()
+
+    def close_gate_writer(self) -> None:
+        """Stop the gate's writer process (after it wrote what it was sent); later records are
+        written in this process."""
+        if self._gate_writer is not None:
+            self._gate_writer.close()
+
     def close(self) -> None:
+        self.close_gate_writer()
         self._committer.close()
 
     @contextmanager
@@ -567,6 +615,10 @@ def _account(row: sa.Row[Any]) -> Account:
         created_at=row.created_at,
         status=AccountStatus(row.status),
     )
+
+
+def _gate_work(record: GateRecord) -> Callable[[SqlTx], None]:
+    return lambda tx: tx.record_gate(record)
 
 
 def _session_row(session: MeetingSession) -> dict[str, Any]:

@@ -271,7 +271,7 @@ async def decide_join(request: Request) -> JSONResponse:
             language=language,
         ),
     )
-    await container.meetings.store.submit_in_batch_async(record)
+    await container.meetings.store.record_gate_async(record)
     return JSONResponse(decision.to_dict())  # as a response: FastAPI's encoder is not needed
 
 
