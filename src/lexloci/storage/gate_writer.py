@@ -151,15 +151,23 @@ class GateWriter:
         return future
 
     def close(self, timeout: float = 10.0) -> None:
-        """Let the child write what it was sent, then stop it; records never sent fail (503).
+        """Send the child what is queued, let it write everything it was sent, then stop it.
         Later records are written in-process. Idempotent; best called on the writer's loop
         (``lexloci serve`` does so at shutdown, after the last request was answered)."""
         self._down_until = float("inf")
-        queued, self._queued = self._queued, []
-        self._fail(queued, Unavailable("the server is stopping; the join was not recorded"))
         process, channel = self._process, self._channel
-        if process is None or channel is None:
-            return
+        if process is None or channel is None or not self._ready:
+            queued, self._queued = self._queued, []
+            self._fail(queued, Unavailable("the server is stopping; the join was not recorded"))
+            if process is None or channel is None:
+                return
+        while self._queued:
+            batch, self._queued = self._queued[: self._max_batch], self._queued[self._max_batch :]
+            self._sent.append(batch)
+            with contextlib.suppress(OSError):  # a child that is gone: failed below
+                channel.send_bytes(
+                    pickle.dumps([_to_wire(r) for r, _ in batch], pickle.HIGHEST_PROTOCOL)
+                )
         self._forget_child()
         with contextlib.suppress(OSError):
             channel.send_bytes(_STOP)
