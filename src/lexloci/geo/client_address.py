@@ -30,6 +30,8 @@ __all__ = ["ClientAddress", "TrustedProxies", "resolve_client_address"]
 
 _MAX_CHAIN = 64
 _MAX_HEADER = 8192
+#: Connection peers whose trust decision ``TrustedProxies.peer`` keeps (then it starts over).
+_PEER_MEMO = 256
 
 
 class TrustedProxies:
@@ -37,7 +39,10 @@ class TrustedProxies:
 
     Membership is asked for every join (the peer, then the chain from the right), so each
     range is also kept as its first and last address as integers, per IP version: the same
-    answer as ``address in network`` (which compares versions, then the masked integer)."""
+    answer as ``address in network`` (which compares versions, then the masked integer).
+    The decision for a connection peer is also kept, per peer string (``peer``): behind a
+    proxy, every request comes from one of a few peers. Clients reaching the node directly
+    are many; the memo never holds more than ``_PEER_MEMO`` of them."""
 
     def __init__(self, cidrs: Iterable[str] = ()) -> None:
         networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
@@ -50,6 +55,7 @@ class TrustedProxies:
                     value=str(cidr),
                 ) from None
         self.networks = tuple(networks)
+        self._peers: dict[str, tuple[str, bool]] = {}
         self._ranges: dict[int, tuple[tuple[int, int], ...]] = {
             version: tuple(
                 (int(n.network_address), int(n.broadcast_address))
@@ -65,6 +71,22 @@ class TrustedProxies:
             if first <= value <= last:
                 return True
         return False
+
+    def peer(self, raw: str) -> tuple[str, bool] | None:
+        """A connection peer's address text (``str()`` of ``parse_ip(raw)``) and whether it is
+        trusted; None if ``raw`` is not an address."""
+        held = self._peers.get(raw) if type(raw) is str else None
+        if held is None:
+            try:
+                address, text = parse_ip_text(raw)
+            except InvalidAddress:
+                return None
+            held = (text, address in self)
+            if type(raw) is str:
+                if len(self._peers) >= _PEER_MEMO:
+                    self._peers.clear()
+                self._peers[raw] = held
+        return held
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -91,13 +113,11 @@ def resolve_client_address(
     headers: Sequence[tuple[str, str]],
     trusted: TrustedProxies,
 ) -> ClientAddress:
-    try:
-        peer_ip, peer_text = parse_ip_text(peer) if peer else (None, "")
-    except InvalidAddress:
-        peer_ip = None
-    if peer_ip is None:
+    found = trusted.peer(peer) if peer else None
+    if found is None:
         return ClientAddress(None, "none", f"the connection's peer address is unknown ({peer!r})")
-    if peer_ip not in trusted:
+    peer_text, peer_trusted = found
+    if not peer_trusted:
         return ClientAddress(peer_text, "peer")
 
     forwarded = [v for k, v in headers if k.lower() == "forwarded"]

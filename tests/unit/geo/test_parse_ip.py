@@ -1,6 +1,7 @@
 """``parse_ip``'s IPv4 fast path changes nothing: for every input, the same address (same
-class, same text) or the same ``InvalidAddress`` as parsing with ``ipaddress`` alone; and
-``TrustedProxies`` answers membership as ``ipaddress`` networks do."""
+class, same text) or the same ``InvalidAddress`` as parsing with ``ipaddress`` alone;
+``TrustedProxies`` answers membership as ``ipaddress`` networks do; and a request's client
+address resolves as it did before the fast paths (peer decisions kept, IPv4 read in C)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lexloci.errors import InvalidAddress
-from lexloci.geo import TrustedProxies, parse_ip
+from lexloci.geo import ClientAddress, TrustedProxies, parse_ip, resolve_client_address
 from lexloci.geo.addresses import IPAddress, parse_ip_text
+from lexloci.geo.client_address import _PEER_MEMO, _forwarded_chain, _Unreadable, _xff_chain
 
 
 def reference_parse_ip(raw: str) -> IPAddress:
@@ -146,3 +148,109 @@ def test_trusted_proxies_contain_what_their_networks_contain(
         for n in (ipaddress.ip_network(c, strict=False) for c in cidrs)
     )
     assert (address in trusted) is expected
+
+
+# -- the whole resolution, against the one before the fast paths --------------------------
+
+
+def reference_resolve(
+    peer: str | None, headers: list[tuple[str, str]], trusted: TrustedProxies
+) -> ClientAddress:
+    """``resolve_client_address`` as it was: ``ipaddress`` parsing, ``ipaddress`` networks."""
+    networks = [ipaddress.ip_network(str(n)) for n in trusted.networks]
+
+    def inside(address: IPAddress) -> bool:
+        return any(address.version == n.version and address in n for n in networks)
+
+    def node(entry: str) -> IPAddress:
+        text = entry.strip()
+        if not text:
+            raise _Unreadable("empty node")
+        if text.lower() == "unknown" or text.startswith("_"):
+            raise _Unreadable(f"node {text!r} hides its address")
+        if text.startswith("["):
+            end = text.find("]")
+            if end < 0 or (end + 1 < len(text) and not text[end + 1 :].startswith(":")):
+                raise _Unreadable(f"malformed node {text!r}")
+            text = text[1:end]
+        elif text.count(":") == 1:
+            text = text.split(":", 1)[0]
+        try:
+            return reference_parse_ip(text)
+        except InvalidAddress:
+            raise _Unreadable(f"not an address: {entry.strip()!r}") from None
+
+    try:
+        peer_ip = reference_parse_ip(peer) if peer else None
+    except InvalidAddress:
+        peer_ip = None
+    if peer_ip is None:
+        return ClientAddress(None, "none", f"the connection's peer address is unknown ({peer!r})")
+    if not inside(peer_ip):
+        return ClientAddress(str(peer_ip), "peer")
+    forwarded = [v for k, v in headers if k.lower() == "forwarded"]
+    xff = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    via = "forwarded" if forwarded else "x-forwarded-for" if xff else "peer"
+    if via == "peer":
+        return ClientAddress(str(peer_ip), "peer")
+    try:
+        raw = ", ".join(forwarded or xff)
+        if len(raw) > 8192:
+            raise _Unreadable(f"{via} header longer than 8192 characters")
+        chain = _forwarded_chain(raw) if forwarded else _xff_chain(raw)
+        if len(chain) > 64:
+            raise _Unreadable(f"{via} chain longer than 64 hops")
+        for entry in reversed(chain):
+            address = node(entry)
+            if not inside(address):
+                return ClientAddress(str(address), via)
+        return ClientAddress(str(node(chain[0])), via)
+    except _Unreadable as exc:
+        return ClientAddress(None, via, f"unreadable {via} header: {exc}")
+
+
+_PROXIES = [
+    TrustedProxies(["127.0.0.1/32"]),
+    TrustedProxies(["127.0.0.0/8", "::1/128", "10.0.0.0/8"]),
+    TrustedProxies(),
+    TrustedProxies(["0.0.0.0/0", "::/0"]),
+]
+_NODE = st.one_of(raw_addresses, st.sampled_from(["127.0.0.1", "10.1.2.3", "::1", "unknown"]))
+_HEADER = st.tuples(
+    st.sampled_from(["X-Forwarded-For", "x-forwarded-for", "Forwarded", "Via"]),
+    st.one_of(
+        st.lists(_NODE, min_size=1, max_size=4).map(", ".join),
+        st.lists(_NODE, min_size=1, max_size=3).map(lambda n: ", ".join(f"for={a}" for a in n)),
+        st.lists(_NODE, min_size=1, max_size=3).map(lambda n: ",".join(f'for="{a}"' for a in n)),
+        st.text(max_size=30),
+    ),
+)
+
+
+@settings(max_examples=2000)
+@given(
+    peer=st.one_of(st.none(), _NODE),
+    headers=st.lists(_HEADER, max_size=3),
+    which=st.integers(0, len(_PROXIES) - 1),
+)
+@example(peer="127.0.0.1", headers=[("X-Forwarded-For", "202.45.84.58")], which=0)
+@example(peer="127.0.0.1", headers=[("X-Forwarded-For", "10.0.0.1, 10.0.0.2")], which=1)
+@example(peer="::ffff:127.0.0.1", headers=[("Forwarded", 'for="[::1]:80"')], which=1)
+def test_resolves_every_request_as_before(
+    peer: str | None, headers: list[tuple[str, str]], which: int
+) -> None:
+    trusted = _PROXIES[which]
+    for _ in range(2):  # the peer's decision is made, then kept
+        assert resolve_client_address(peer, headers, trusted) == reference_resolve(
+            peer, headers, trusted
+        )
+
+
+def test_keeps_the_decisions_of_a_bounded_number_of_peers() -> None:
+    trusted = TrustedProxies(["10.0.0.0/8"])
+    for n in range(3 * _PEER_MEMO):
+        address = str(ipaddress.IPv4Address(0x0A000000 + n))
+        assert trusted.peer(address) == (address, True)
+        assert len(trusted._peers) <= _PEER_MEMO
+    assert trusted.peer("not an address") is None
+    assert trusted.peer(" 8.8.8.8 ") == ("8.8.8.8", False)
