@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import Principal, Role
@@ -25,8 +26,10 @@ __all__ = [
     "body_schema",
     "client_address",
     "container_of",
+    "header",
     "json_body",
     "principal",
+    "read_body",
     "require",
 ]
 
@@ -54,6 +57,16 @@ def client_address(request: Request) -> ClientAddress:
         if k.lower() in _FORWARDING_HEADERS
     ]
     return resolve_client_address(peer, headers, container.trusted_proxies)
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lowercase), as ``request.headers.get`` gives it,
+    read from the ASGI scope without building the request's header object (the join path)."""
+    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def bearer_token(request: Request) -> str | None:
@@ -111,10 +124,27 @@ async def json_body(request: Request, model: type[ModelT]) -> ModelT:
     422 ``invalid_input`` as everywhere (locations under ``body``); ``body_schema`` keeps the
     OpenAPI document the same."""
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(await read_body(request))
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body of a request nothing has read yet: the bytes ``await request.body()``
+    gives, and the same ``ClientDisconnect`` if the client goes away first, read straight from
+    ``receive`` (``Request.body`` runs and closes an async generator per request, on the
+    join's path). The body is not kept on the request: read it once."""
+    chunks: list[bytes] = []
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:

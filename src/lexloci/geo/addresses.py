@@ -7,16 +7,23 @@
   multicast, reserved, unspecified) are not located at all: they resolve to unknown with the
   kind of address as the reason, because no database can say where such an address is.
 - Anything that is not an IP address raises ``InvalidAddress`` with the offending value.
+
+``parse_ip`` sits on every join's path (twice: the trusted proxy and the forwarded client), so
+an IPv4 address written in canonical dotted-quad form is read by the C library instead of
+``ipaddress``'s pure-Python parser. That fast path only ever *accepts*: whatever it does not
+take (IPv6, anything unusual, anything invalid) goes through ``ipaddress.ip_address`` as
+before, so results and errors are the same for every input.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
+from socket import AF_INET, inet_ntoa, inet_pton
 
 from lexloci.errors import InvalidAddress
 
-__all__ = ["IPAddress", "ipv4_non_global_kind", "non_global_kind", "parse_ip"]
+__all__ = ["IPAddress", "ipv4_non_global_kind", "non_global_kind", "parse_ip", "parse_ip_text"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -32,6 +39,28 @@ _MAX_LEN = 64
 
 def parse_ip(raw: str) -> IPAddress:
     """Parse one address, normalizing IPv4-mapped IPv6 to IPv4. Raise InvalidAddress."""
+    text = _unwrapped(raw)
+    packed = _canonical_ipv4(text)
+    if packed is not None:
+        return ipaddress.IPv4Address(packed)
+    return _parse_unwrapped(text, raw)
+
+
+def parse_ip_text(raw: str) -> tuple[IPAddress, str]:
+    """``parse_ip(raw)`` and the address's text, ``str()`` of it.
+
+    When the input already was that text (a canonical IPv4 address, as forwarding headers
+    carry), it is returned as it is instead of being written again."""
+    text = _unwrapped(raw)
+    packed = _canonical_ipv4(text)
+    if packed is not None:
+        return ipaddress.IPv4Address(packed), text
+    address = _parse_unwrapped(text, raw)
+    return address, str(address)
+
+
+def _unwrapped(raw: str) -> str:
+    """The address part of ``raw``: no surrounding white space, brackets or zone id."""
     if not isinstance(raw, str):
         raise InvalidAddress(f"an IP address must be a string, not {type(raw).__name__}")
     text = raw.strip()
@@ -41,6 +70,10 @@ def parse_ip(raw: str) -> IPAddress:
         text = text[1:-1]
     if "%" in text:
         text = text.split("%", 1)[0]
+    return text
+
+
+def _parse_unwrapped(text: str, raw: str) -> IPAddress:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -48,6 +81,21 @@ def parse_ip(raw: str) -> IPAddress:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def _canonical_ipv4(text: str) -> bytes | None:
+    """The four bytes of ``text`` if it is an IPv4 address in canonical form, else None.
+
+    Canonical is what ``str(IPv4Address)`` writes: four decimal octets, no leading zeros, no
+    white space. ``inet_pton`` is strict for dotted quads on glibc and the BSDs, and the
+    round trip through ``inet_ntoa`` makes the check independent of any C library's
+    leniency: text that writes back as itself is text ``ipaddress`` reads as the same address.
+    """
+    try:
+        packed = inet_pton(AF_INET, text)
+    except (OSError, ValueError):  # ValueError: a NUL character, or unencodable (surrogates)
+        return None
+    return packed if inet_ntoa(packed) == text else None
 
 
 # IPv4 space that no geolocation database can place, as sorted (first, last, kind) intervals,

@@ -24,16 +24,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lexloci.errors import InvalidAddress
-from lexloci.geo.addresses import IPAddress, parse_ip
+from lexloci.geo.addresses import IPAddress, parse_ip_text
 
 __all__ = ["ClientAddress", "TrustedProxies", "resolve_client_address"]
 
 _MAX_CHAIN = 64
 _MAX_HEADER = 8192
+#: Connection peers whose trust decision ``TrustedProxies.peer`` keeps (then it starts over).
+_PEER_MEMO = 256
 
 
 class TrustedProxies:
-    """A set of CIDR ranges whose forwarding headers are believed."""
+    """A set of CIDR ranges whose forwarding headers are believed.
+
+    Membership is asked for every join (the peer, then the chain from the right), so each
+    range is also kept as its first and last address as integers, per IP version: the same
+    answer as ``address in network`` (which compares versions, then the masked integer).
+    The decision for a connection peer is also kept, per peer string (``peer``): behind a
+    proxy, every request comes from one of a few peers. Clients reaching the node directly
+    are many; the memo never holds more than ``_PEER_MEMO`` of them."""
 
     def __init__(self, cidrs: Iterable[str] = ()) -> None:
         networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
@@ -46,9 +55,38 @@ class TrustedProxies:
                     value=str(cidr),
                 ) from None
         self.networks = tuple(networks)
+        self._peers: dict[str, tuple[str, bool]] = {}
+        self._ranges: dict[int, tuple[tuple[int, int], ...]] = {
+            version: tuple(
+                (int(n.network_address), int(n.broadcast_address))
+                for n in self.networks
+                if n.version == version
+            )
+            for version in (4, 6)
+        }
 
     def __contains__(self, address: IPAddress) -> bool:
-        return any(address.version == n.version and address in n for n in self.networks)
+        value = int(address)
+        for first, last in self._ranges[address.version]:  # noqa: SIM110 - any() costs 5x here
+            if first <= value <= last:
+                return True
+        return False
+
+    def peer(self, raw: str) -> tuple[str, bool] | None:
+        """A connection peer's address text (``str()`` of ``parse_ip(raw)``) and whether it is
+        trusted; None if ``raw`` is not an address."""
+        held = self._peers.get(raw) if type(raw) is str else None
+        if held is None:
+            try:
+                address, text = parse_ip_text(raw)
+            except InvalidAddress:
+                return None
+            held = (text, address in self)
+            if type(raw) is str:
+                if len(self._peers) >= _PEER_MEMO:
+                    self._peers.clear()
+                self._peers[raw] = held
+        return held
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -75,20 +113,18 @@ def resolve_client_address(
     headers: Sequence[tuple[str, str]],
     trusted: TrustedProxies,
 ) -> ClientAddress:
-    try:
-        peer_ip = parse_ip(peer) if peer else None
-    except InvalidAddress:
-        peer_ip = None
-    if peer_ip is None:
+    found = trusted.peer(peer) if peer else None
+    if found is None:
         return ClientAddress(None, "none", f"the connection's peer address is unknown ({peer!r})")
-    if peer_ip not in trusted:
-        return ClientAddress(str(peer_ip), "peer")
+    peer_text, peer_trusted = found
+    if not peer_trusted:
+        return ClientAddress(peer_text, "peer")
 
     forwarded = [v for k, v in headers if k.lower() == "forwarded"]
     xff = [v for k, v in headers if k.lower() == "x-forwarded-for"]
     via = "forwarded" if forwarded else "x-forwarded-for" if xff else "peer"
     if via == "peer":
-        return ClientAddress(str(peer_ip), "peer")
+        return ClientAddress(peer_text, "peer")
     try:
         raw = ", ".join(forwarded or xff)
         if len(raw) > _MAX_HEADER:
@@ -97,16 +133,16 @@ def resolve_client_address(
         if len(chain) > _MAX_CHAIN:
             raise _Unreadable(f"{via} chain longer than {_MAX_CHAIN} hops")
         for entry in reversed(chain):
-            address = _address(entry)
+            address, text = _address(entry)
             if address not in trusted:
-                return ClientAddress(str(address), via)
-        return ClientAddress(str(_address(chain[0])), via)
+                return ClientAddress(text, via)
+        return ClientAddress(_address(chain[0])[1], via)
     except _Unreadable as exc:
         return ClientAddress(None, via, f"unreadable {via} header: {exc}")
 
 
-def _address(entry: str) -> IPAddress:
-    """One chain node: an address with an optional port, in brackets for IPv6."""
+def _address(entry: str) -> tuple[IPAddress, str]:
+    """One chain node: an address with an optional port, in brackets for IPv6; and its text."""
     text = entry.strip()
     if not text:
         raise _Unreadable("empty node")
@@ -120,7 +156,7 @@ def _address(entry: str) -> IPAddress:
     elif text.count(":") == 1:  # IPv4 with a port
         text = text.split(":", 1)[0]
     try:
-        return parse_ip(text)
+        return parse_ip_text(text)
     except InvalidAddress:
         raise _Unreadable(f"not an address: {entry.strip()!r}") from None
 

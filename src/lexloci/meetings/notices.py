@@ -103,6 +103,8 @@ def _place(territory: str | None, language: str) -> str:
 
 def pick_language(requested: str | None, accept_language: str | None = None) -> str:
     """An explicit language wins, then the first supported one in Accept-Language, then en."""
+    if not requested and not accept_language:  # most joins ask for nothing
+        return "en"
     for candidate in [requested or "", *_accept_languages(accept_language or "")]:
         base = candidate.strip().lower().split("-", 1)[0].split("_", 1)[0]
         if base in LANGUAGES:

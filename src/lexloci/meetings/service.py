@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lexloci.audit.encoding import canonical_spliced, canonical_text, slot
+from lexloci.audit.encoding import canonical_members, canonical_text
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
@@ -57,6 +57,7 @@ from lexloci.meetings.ports import EncodedEntry, GateRecord, StateChange, Store
 from lexloci.policy import (
     ChangeKind,
     Decision,
+    DecisionReason,
     Effect,
     Enforcement,
     LiveParticipant,
@@ -89,7 +90,8 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{token_hex(8)}"
 
 
-_EVIDENCE_SLOT = slot("evidence")
+#: Bound of ``MeetingService._reason_texts`` (reasons are few: one per restriction and outcome).
+_REASON_TEXTS_LIMIT = 1024
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -285,8 +287,13 @@ class MeetingService:
         self._live = _LiveState()
         self._contexts: dict[str, SessionContext] = {}
         self._sessions: dict[str, MeetingSession] = {}  # this node's sessions, kept exact
-        # territory -> (an evidence snapshot, its canonical JSON text); see _audit_payload.
+        # Canonical JSON texts of what joins' audit payloads share; see _audit_payload.
+        # territory -> (an evidence snapshot, its text)
         self._evidence_texts: dict[str | None, tuple[Mapping[str, Any], str]] = {}
+        # session id -> (its context, the text of context.to_dict())
+        self._context_texts: dict[str, tuple[SessionContext, str]] = {}
+        # a decision reason -> the text of reason.to_dict()
+        self._reason_texts: dict[DecisionReason, str] = {}
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -555,27 +562,53 @@ class MeetingService:
         token = new_token() if admitted else None
         token_hash = hash_token(token) if token else None
         tag, payload = gate.audit_entry(participant.id, session.id, request.client, request.phone)
-        encoded = self._audit_payload(payload, location.territory, gate.evidence)
+        encoded = self._audit_payload(payload, gate)
         record = GateRecord(
             (EncodedEntry(tag, f"participant:{participant.id}", encoded),), participant, token_hash
         )
         result = JoinResult(participant, decision, token, notice)
         return PreparedJoin(result, record, context, location, token_hash)
 
-    def _audit_payload(
-        self, payload: Mapping[str, Any], territory: str | None, evidence: Mapping[str, Any]
-    ) -> str:
-        """A join's audit payload as canonical JSON text, its evidence spliced in as text.
+    def _audit_payload(self, payload: Mapping[str, Any], gate: GateResult) -> str:
+        """A join's audit payload (``gate.audit_entry``) as canonical JSON text, exactly
+        ``canonical_text(payload)``, written without a normalizing pass over it.
 
-        The evidence is most of the payload, and a territory's joins on the locator's fast
-        path share one snapshot (``Locator.snapshot``, never changed): its text is kept, per
-        territory, for as long as the territory's snapshot is that same object. The text is
-        exactly what sealing the payload would encode (``canonical_spliced``)."""
+        The payload is a flat object of plain values around a few objects that many joins
+        share, whose texts are kept: the evidence per territory, for as long as the
+        territory's snapshot is that same object (``Locator.snapshot``, never changed, shared
+        by a territory's joins on the locator's fast path); the context per session, for as
+        long as it is the same object; each decision reason (a frozen value). The refusal's
+        notices are encoded when present. Anything ``canonical_members`` does not take falls
+        back to ``canonical_text``."""
+        decision = gate.decision
+        territory = gate.location.territory
         held = self._evidence_texts.get(territory)
-        if held is None or held[0] is not evidence:
-            held = self._evidence_texts[territory] = (evidence, canonical_text(evidence))
-        spliced = canonical_spliced({**payload, "evidence": _EVIDENCE_SLOT}, {"evidence": held[1]})
-        return spliced if spliced is not None else canonical_text(payload)
+        if held is None or held[0] is not gate.evidence:
+            held = self._evidence_texts[territory] = (gate.evidence, canonical_text(gate.evidence))
+        context = decision.context
+        kept = self._context_texts.get(context.session_id)
+        if kept is None or kept[0] is not context:
+            kept = self._context_texts[context.session_id] = (
+                context,
+                canonical_text(context.to_dict()),
+            )
+        pieces = {
+            "evidence": held[1],
+            "context": kept[1],
+            "reasons": "[" + ",".join(map(self._reason_text, decision.reasons)) + "]",
+        }
+        if gate.notice is not None:
+            pieces["notices"] = canonical_text(gate.notice.texts)
+        text = canonical_members(payload, pieces)
+        return text if text is not None else canonical_text(payload)
+
+    def _reason_text(self, reason: DecisionReason) -> str:
+        text = self._reason_texts.get(reason)
+        if text is None:
+            if len(self._reason_texts) >= _REASON_TEXTS_LIMIT:
+                self._reason_texts.clear()
+            text = self._reason_texts[reason] = canonical_text(reason.to_dict())
+        return text
 
     def finish_join(self, prepared: PreparedJoin) -> JoinResult:
         """After the join's record committed: an admitted participant enters the live roster."""

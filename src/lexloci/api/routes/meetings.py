@@ -13,6 +13,7 @@ from lexloci.api.deps import (
     body_schema,
     client_address,
     container_of,
+    header,
     json_body,
     principal,
     require,
@@ -101,7 +102,7 @@ async def join(request: Request, session_id: str) -> Response:
     if not container.bus.ready:
         # A node that has not applied every restriction change must not admit anyone (I1).
         raise Unavailable("this node is still applying restriction changes; retry shortly")
-    language = pick_language(body.language, request.headers.get("accept-language"))
+    language = pick_language(body.language, header(request, b"accept-language"))
     result, media = await container.live.join(
         JoinRequest(
             session_id=session_id,

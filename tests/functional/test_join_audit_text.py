@@ -1,0 +1,112 @@
+"""A join's audit payload is written member by member, with the parts joins share kept as
+text (``MeetingService._audit_payload``): for every kind of decision — no restriction in
+scope, allowed outside a restriction's jurisdiction, refused inside it, an unknown address,
+a dial-in number — and any participant id, address text and phone number, the text is
+exactly the canonical encoding of the payload (``canonical_text``), as sealing the payload
+whole would have written it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lexloci.audit.encoding import canonical_text
+from lexloci.bootstrap import Container, build_container
+from lexloci.config import Settings
+from lexloci.geo import ClientAddress
+from lexloci.jurisdictions import Jurisdiction
+from lexloci.meetings.service import GateResult, MeetingService
+from lexloci.policy import Restriction, Scope, UnknownLocationPolicy
+
+ADDRESSES = ["223.5.5.5", "202.45.84.58", "5.9.0.1", "8.8.4.4", "10.0.0.1", "2400:dd01::1"]
+
+
+@pytest.fixture
+def container(database_url: str) -> Iterator[Container]:
+    built = build_container(Settings(database_url=database_url))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.fixture
+def sessions(container: Container) -> tuple[str, str]:
+    """A session under a CN restriction (unknown locations refused too), and a free one."""
+    meetings = container.meetings
+    account = meetings.create_account("Host", "DE", "admin")
+    restricted = meetings.create_meeting("Restricted", account.id, "admin")
+    free = meetings.create_meeting("Free", account.id, "admin")
+    meetings.activate(
+        Restriction.new(
+            id="r-cn",
+            case_ref="case-1",
+            jurisdiction=Jurisdiction.of("CN"),
+            scope=Scope.meeting(restricted.id),
+            valid_from=container.clock.now() - dt.timedelta(hours=1),
+            unknown_location=UnknownLocationPolicy.DENY,
+        ),
+        "admin",
+    )
+    return (
+        meetings.start_session(restricted.id, "admin").id,
+        meetings.start_session(free.id, "admin").id,
+    )
+
+
+def gates(meetings: MeetingService, session_id: str) -> list[tuple[GateResult, ClientAddress]]:
+    context = meetings.context(session_id)
+    out = []
+    for address in [*ADDRESSES, None]:
+        client = ClientAddress(address, "x-forwarded-for" if address else "none", "no header")
+        for phone in (None, "+85366123456"):
+            for language in ("en", "zh"):
+                out.append((meetings.gate(context, client, phone, language), client))
+    return out
+
+
+def test_every_kind_of_decision_is_written_as_its_canonical_text(
+    container: Container, sessions: tuple[str, str]
+) -> None:
+    meetings = container.meetings
+    effects = set()
+    for session_id in sessions:
+        for _ in range(2):  # the shared texts are made, then kept
+            for gate, client in gates(meetings, session_id):
+                _, payload = gate.audit_entry("par_1", session_id, client, None)
+                assert meetings._audit_payload(payload, gate) == canonical_text(payload)
+                effects.add((gate.decision.effect, gate.notice is not None))
+    assert len(effects) == 2  # refusals with their notices, and admissions
+
+
+_TEXT = st.text(st.characters(), max_size=20)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    participant_id=_TEXT,
+    address=st.none() | _TEXT,
+    via=_TEXT,
+    phone=st.none() | _TEXT,
+    which=st.integers(0, 10**6),
+)
+def test_any_participant_text_is_written_as_its_canonical_text(
+    container: Container,
+    sessions: tuple[str, str],
+    participant_id: str,
+    address: str | None,
+    via: str,
+    phone: str | None,
+    which: int,
+) -> None:
+    meetings = container.meetings
+    session_id = sessions[which % 2]
+    choices = gates(meetings, session_id)
+    gate, _ = choices[which % len(choices)]
+    client = ClientAddress(address, via)
+    _, payload = gate.audit_entry(participant_id, session_id, client, phone)
+    assert meetings._audit_payload(payload, gate) == canonical_text(payload)
