@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
 
 import pytest
 
@@ -60,3 +61,15 @@ def test_a_forked_child_does_not_reuse_its_parents_pool() -> None:
 def test_bad_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match="positive size"):
         ids.token_bytes(0)
+
+
+def test_time_ordered_ids_sort_by_creation_time_and_stay_distinct() -> None:
+    before = time.time_ns() // 1000
+    made = [ids.time_ordered_hex() for _ in range(20_000)]
+    after = time.time_ns() // 1000
+    assert all(len(m) == 26 and int(m, 16) >= 0 for m in made)
+    assert len(set(made)) == len(made)
+    stamps = [int(m[:14], 16) for m in made]
+    assert stamps == sorted(stamps)  # the time part never goes down (one clock, one thread)
+    assert before <= stamps[0] <= stamps[-1] <= after
+    assert len({m[14:] for m in made}) == len(made)  # the random part alone is distinct too

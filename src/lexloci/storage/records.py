@@ -106,7 +106,7 @@ participants = sa.Table(
     sa.Column("user_id", sa.String(100)),
     sa.Column("client_ip", sa.String(64)),
     sa.Column("phone", sa.String(40)),
-    sa.Column("territory", sa.String(10), index=True),
+    sa.Column("territory", sa.String(10)),  # no index: no query selects by it (0005)
     sa.Column("location", sa.JSON, nullable=False),
     sa.Column("state", sa.String(20), nullable=False, index=True),
     sa.Column("reason", sa.JSON),
