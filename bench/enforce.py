@@ -6,7 +6,9 @@ Usage: python bench/enforce.py [--sizes 1000,10000] [--runs 7,5] [--seconds 3]
 Set-up. The server is the product's own app (``create_app`` on a ``build_container`` from
 settings, SQLite in a temporary folder with WAL and synchronous=FULL as in production, trusted
 proxy 127.0.0.1/32), run by uvicorn with ``lexloci serve``'s options in a subprocess of this
-script, so that server and clients each have a core of their own. Only that instance gets two
+script, with the child process it starts to write the join gate's records (the default,
+``lexloci.storage.gate_writer``). Server, its writer and the clients share the box's two cores.
+Only that instance gets two
 extra routes that return a constant JSON object: ``POST /bench/bare``, the peer for the join
 gate, put *first* in FastAPI's route table (a constant JSON endpoint as FastAPI serves it at
 best: the router finds it at once), and ``POST /bench/bare-last``, the same endpoint appended
@@ -44,8 +46,11 @@ alternating the bare endpoint, the join gate (joins into 10 sessions of a second
 the same country mix and its X-Forwarded-For) and the last-route bare endpoint, three rounds
 each; the median round of each is reported. ``join_ratio`` is the join gate against
 ``/bench/bare``, the fair peer; ``join_ratio_last_route_peer`` is against ``/bench/bare-last``,
-to compare with earlier runs. This phase runs last, with the 10,000 participants still
-connected, so the live sweeps above are not inflated by the participants it admits.
+to compare with earlier runs. Each round also reports the server's CPU per request, in the
+server process and in its gate writer (``join_server_cpu_us``, ``join_gate_writer_cpu_us``,
+``bare_server_cpu_us``: medians over the rounds). This phase runs last, with the 10,000
+participants still connected, so the live sweeps above are not inflated by the participants it
+admits.
 
 Human-readable progress first; the last line is one JSON object. On the 2-core box a full run
 takes about 12 minutes, almost all of it the server admitting participants (see
@@ -155,6 +160,17 @@ def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s(pid: int) -> float:
+    """CPU seconds the live child processes of ``pid`` have used (the gate's writer)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    total += process_cpu_s(int(child))
+    return total
 
 
 def raise_nofile() -> int:
@@ -506,7 +522,7 @@ async def throughput_round(
 
 
 async def join_throughput(
-    port: int, sessions: list[str], workers: int, seconds: float, rounds: int
+    port: int, server_pid: int, sessions: list[str], workers: int, seconds: float, rounds: int
 ) -> dict[str, Any]:
     rng = random.Random(6)
     json_type = ("Content-Type", "application/json")
@@ -527,12 +543,27 @@ async def join_throughput(
         return path, body, [json_type, ("X-Forwarded-For", address)], 201
 
     rates: dict[str, list[float]] = {"bare": [], "join": [], "bare_last": []}
+    # Server CPU per request: the server process, and its child that writes the joins.
+    cpu_us: dict[str, list[tuple[float, float]]] = {name: [] for name in rates}
     for index in range(rounds):
         for name, request in (("bare", bare), ("join", join), ("bare_last", bare_last)):
+            server, child = process_cpu_s(server_pid), children_cpu_s(server_pid)
             rate = await throughput_round(lambda: RawHttp(port), workers, seconds, request)
+            count = rate * seconds
+            server = (process_cpu_s(server_pid) - server) / count * 1e6
+            child = (children_cpu_s(server_pid) - child) / count * 1e6
             rates[name].append(rate)
-            progress(f"  round {index + 1}/{rounds}: {name} {rate:,.0f} requests/s")
-    return {name: statistics.median(values) for name, values in rates.items()} | {"rounds": rates}
+            cpu_us[name].append((server, child))
+            progress(
+                f"  round {index + 1}/{rounds}: {name} {rate:,.0f} requests/s, server CPU "
+                f"{server:,.0f} µs a request (+ {child:,.0f} µs in its gate writer)"
+            )
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    cpu = {
+        name: [round(statistics.median(v[i] for v in values), 1) for i in (0, 1)]
+        for name, values in cpu_us.items()
+    }
+    return medians | {"rounds": rates, "cpu_us": cpu}
 
 
 async def bench(
@@ -562,7 +593,9 @@ async def bench(
         )
         other = await create_platform(http, tokens, 10, "Throughput host")
         await population.settle()
-        rates = await join_throughput(port, other.sessions, args.workers, args.seconds, 3)
+        rates = await join_throughput(
+            port, server_pid, other.sessions, args.workers, args.seconds, 3
+        )
         collector = (await http.json("GET", "/healthz"))["collector"]
     finally:
         await population.close()
@@ -685,6 +718,9 @@ def report(results: dict[str, Any], args: argparse.Namespace, elapsed: float) ->
         "join_ratio": round(ratio, 3),
         "bare_last_route_per_s": round(rates["bare_last"], 1),
         "join_ratio_last_route_peer": round(ratio_last, 3),
+        "join_server_cpu_us": rates["cpu_us"]["join"][0],
+        "join_gate_writer_cpu_us": rates["cpu_us"]["join"][1],
+        "bare_server_cpu_us": rates["cpu_us"]["bare"][0],
         "workers": args.workers,
         "gc_full_collections": results["collector"]["generations"][2]["collections"],
         "gc_longest_pause_ms": max(g["longest_ms"] for g in results["collector"]["generations"]),

@@ -105,7 +105,7 @@ def test_the_child_writes_each_join_with_its_audit_entry_in_the_one_chain(
 
 
 def test_a_record_that_cannot_be_written_fails_alone(container: Container, session_id: str) -> None:
-    first, *others = prepared_joins(container, session_id, 6)
+    first, *others, last = prepared_joins(container, session_id, 7)
     container.store.record_gate(first.record)
     assert others[0].record.participant is not None
     duplicate = dataclasses.replace(
@@ -117,11 +117,18 @@ def test_a_record_that_cannot_be_written_fails_alone(container: Container, sessi
     records = [j.record for j in others[1:]]
     records.insert(2, duplicate)
 
-    outcomes = asyncio.run(record_all(container, records))
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        outcomes = await record_all(container, records)
+        return outcomes, await record_all(container, [last.record])  # the child writes on
+
+    outcomes, after = asyncio.run(scenario())
     assert isinstance(outcomes[2], GateWriteFailed)
     assert "the gate's write failed" in str(outcomes[2])
     assert [o for i, o in enumerate(outcomes) if i != 2] == [None] * 4
+    assert after == [None]
+    assert writer_of(container).starts == 1
     expected = [first.result.participant.id] + [j.result.participant.id for j in others[1:]]
+    expected.append(last.result.participant.id)
     assert join_ids(container) == expected
     assert container.audit_log.verify().status is VerifyStatus.INTACT
 

@@ -60,7 +60,14 @@ from lexloci.audit.tags import AuditTag
 from lexloci.errors import Unavailable
 from lexloci.meetings.model import Participant, ParticipantState
 from lexloci.meetings.ports import EncodedEntry, GateRecord
+from lexloci.storage.driver_sql import render, time_binder
 from lexloci.storage.group_commit import write_batch
+from lexloci.storage.participant_rows import (
+    INSERT_PARTICIPANT_SQL,
+    ParticipantFields,
+    participant_fields,
+    participant_params,
+)
 
 if TYPE_CHECKING:
     from lexloci.storage.meeting_store import SqlTx
@@ -339,44 +346,23 @@ def _on_its_loop(future: asyncio.Future[None], action: Callable[[], None]) -> No
 
 # A record on the wire: plain tuples, several times cheaper to pickle than the dataclasses
 # (measured: ~2.6 µs against ~8.8 µs a join). A batch is pickled whole, so the evidence
-# snapshot its joins share (``Locator.snapshot``) is sent once per batch.
-_Wire = tuple[tuple[Any, ...] | None, str | None, tuple[tuple[str, str, str], ...]]
+# snapshot its joins share (``Locator.snapshot``) is sent once per message. The participant
+# is its insert's fields (``participant_rows.participant_fields``, token hash included).
+_Wire = tuple[ParticipantFields | None, tuple[tuple[str, str, str], ...]]
 
 
 def _to_wire(record: GateRecord) -> _Wire:
     p = record.participant
-    participant = (
-        None
-        if p is None
-        else (
-            p.id,
-            p.session_id,
-            p.display_name,
-            p.state.value,
-            p.joined_at,
-            p.territory,
-            p.location,
-            p.client_ip,
-            p.phone,
-            p.user_id,
-            p.language,
-            p.reason,
-            p.left_at,
-            p.decision_id,
-        )
-    )
-    entries = tuple((e.tag.value, e.actor, e.payload) for e in record.entries)
-    return participant, record.token_hash, entries
+    fields = None if p is None else participant_fields(p, record.token_hash)
+    return fields, tuple((e.tag.value, e.actor, e.payload) for e in record.entries)
 
 
 def _from_wire(wire: _Wire) -> GateRecord:
-    fields, token_hash, entries = wire
-    participant = None
+    fields, entries = wire
+    participant = token_hash = None
     if fields is not None:
-        (id_, session_id, name, state, joined_at, territory, location, client_ip, phone) = fields[
-            :9
-        ]
-        user_id, language, reason, left_at, decision_id = fields[9:]
+        (id_, session_id, name, user_id, client_ip, phone, territory, location, state) = fields[:9]
+        reason, language, decision_id, token_hash, joined_at, left_at = fields[9:]
         participant = Participant(
             id=id_,
             session_id=session_id,
@@ -453,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 data = channel.recv_bytes()
                 stop = data == _STOP
             if messages:
-                outcomes = writer.write([_from_wire(item) for m in messages for item in m])
+                outcomes = writer.write([item for m in messages for item in m])
                 answers, start = [], 0
                 for message in messages:
                     answers.append(outcomes[start : start + len(message)])
@@ -467,6 +453,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _ChildWriter:
+    """Writes batches straight from their wire form on one long-lived connection: what the
+    writer thread's buffered path does (``SqlTx.buffered``), without building the records'
+    objects or checking a connection out of the pool per batch. A batch that fails there is
+    written again the writer thread's way, one record per savepoint (``write_batch``), so
+    that only the failing records fail."""
+
     def __init__(self, config: _Config) -> None:
         # lexloci.storage.meeting_store imports this module: what the child needs of it is
         # imported when a child starts.
@@ -478,28 +470,56 @@ class _ChildWriter:
         self._sql_tx = SqlTx
         self._engine = make_engine(config.database_url, must_exist=True)
         self._audit_log = SqlAuditLog(self._engine, SystemClock(), origin=config.origin)
+        self._insert_participants = render(INSERT_PARTICIPANT_SQL, self._engine.dialect)
+        self._bind_time = time_binder(self._engine.dialect)
+        self._conn: sa.Connection | None = None
 
-    def _make_tx(self, conn: sa.Connection) -> SqlTx:
-        return self._sql_tx(conn, self._audit_log)
+    def write(self, wires: Sequence[_Wire]) -> list[tuple[str, str] | None]:
+        try:
+            self._write_together(wires)
+        except Exception as exc:  # noqa: BLE001 - the slow path finds whose it was
+            log.debug("gate writer: batch of %d failed (%s); one by one", len(wires), exc)
+            self._drop_connection()
+            return self._write_one_by_one(wires)
+        return [None] * len(wires)
 
-    def _buffered(self, conn: sa.Connection) -> tuple[SqlTx, Callable[[], None]]:
-        tx = self._make_tx(conn).buffered()
-        return tx, tx.flush
+    def _write_together(self, wires: Sequence[_Wire]) -> None:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        conn = self._conn
+        with conn.begin():
+            chain = self._audit_log.writer(conn)
+            rows: list[tuple[Any, ...]] = []
+            texts: dict[int, tuple[object, str]] = {}
+            for fields, entries in wires:
+                if fields is not None:
+                    rows.append(participant_params(fields, self._bind_time, texts))
+                for tag, actor, payload in entries:
+                    chain.append_encoded(AuditTag(tag), actor, payload)
+            if rows:
+                conn.exec_driver_sql(self._insert_participants, rows)
+            chain.flush()
 
-    def write(self, records: Sequence[GateRecord]) -> list[tuple[str, str] | None]:
-        works = [_writer_of(record) for record in records]
-        results = write_batch(self._engine, self._make_tx, self._buffered, works)
+    def _write_one_by_one(self, wires: Sequence[_Wire]) -> list[tuple[str, str] | None]:
+        works = [functools.partial(self._sql_tx.record_gate, record=_from_wire(w)) for w in wires]
+        results = write_batch(self._engine, self._make_tx, None, works)
         return [
             None if error is None else (type(error).__name__, str(error)[:500])
             for _, error in results
         ]
 
+    def _make_tx(self, conn: sa.Connection) -> SqlTx:
+        return self._sql_tx(conn, self._audit_log)
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
     def close(self) -> None:
+        self._drop_connection()
         self._engine.dispose()
-
-
-def _writer_of(record: GateRecord) -> Callable[[SqlTx], None]:
-    return lambda tx: tx.record_gate(record)
 
 
 if __name__ == "__main__":

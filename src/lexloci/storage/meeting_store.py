@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -39,6 +38,11 @@ from lexloci.storage.driver_sql import render, time_binder
 from lexloci.storage.engine import connect_read_only
 from lexloci.storage.gate_writer import GateWriter
 from lexloci.storage.group_commit import GroupCommitter
+from lexloci.storage.participant_rows import (
+    INSERT_PARTICIPANT_SQL,
+    participant_fields,
+    participant_params,
+)
 from lexloci.storage.records import (
     account_suspensions,
     accounts,
@@ -58,14 +62,6 @@ T = TypeVar("T")
 
 
 _INSERT_PARTICIPANT = participants.insert()
-# Driver SQL for the group commit's batches (lexloci.storage.driver_sql); the columns in
-# SqlTx._participant_row's order.
-_INSERT_PARTICIPANT_SQL = (
-    "INSERT INTO participants (id, session_id, display_name, user_id, client_ip, phone, "
-    "territory, location, state, reason, language, decision_id, token_hash, joined_at, "
-    "left_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {json}, {p}, {json}, {p}, {p}, {p}, "
-    "{p}, {p})"
-)
 
 
 class SqlTx:
@@ -87,38 +83,13 @@ class SqlTx:
     def flush(self) -> None:
         if self._participants:
             rows, self._participants = self._participants, []
-            self.conn.exec_driver_sql(render(_INSERT_PARTICIPANT_SQL, self.conn.dialect), rows)
+            self.conn.exec_driver_sql(render(INSERT_PARTICIPANT_SQL, self.conn.dialect), rows)
         if self._writer is not None:
             self._writer.flush()
 
     def _participant_row(self, participant: Participant, token_hash: str | None) -> tuple[Any, ...]:
-        """A buffered participant as driver parameters, in ``_INSERT_PARTICIPANT_SQL``'s order.
-
-        Driver SQL, not SQLAlchemy's executemany: per-row parameter processing cost more than
-        the insert itself on the join path. The JSON and time columns are bound as their
-        column types would bind them; a batch's joins mostly share one evidence snapshot per
-        territory (``Locator.snapshot``), whose JSON text is made once per batch."""
-        location = participant.location
-        held = self._json.get(id(location))
-        if held is None or held[0] is not location:
-            held = self._json[id(location)] = (location, json.dumps(location))
-        bind_time = time_binder(self.conn.dialect)
-        return (
-            participant.id,
-            participant.session_id,
-            participant.display_name,
-            participant.user_id,
-            participant.client_ip,
-            participant.phone,
-            participant.territory,
-            held[1],
-            participant.state.value,
-            None if participant.reason is None else json.dumps(participant.reason),
-            participant.language,
-            participant.decision_id,
-            token_hash,
-            bind_time(participant.joined_at),
-            None if participant.left_at is None else bind_time(participant.left_at),
+        return participant_params(
+            participant_fields(participant, token_hash), time_binder(self.conn.dialect), self._json
         )
 
     def insert_account(self, account: Account) -> None:
