@@ -146,9 +146,10 @@ class GateWriter:
 
     def submit(self, record: GateRecord) -> asyncio.Future[None]:
         """Queue ``record``; the future is done once it is durable (here or in-process)."""
-        if not self.start():
-            return self._fallback(record)
         loop = asyncio.get_running_loop()
+        # A running child exists only for the writer's own loop, and never while it is down.
+        if (self._process is None or loop is not self._loop) and not self.start():
+            return self._fallback(record)
         future: asyncio.Future[None] = loop.create_future()
         self._queued.append((record, future))
         if self._ready and not self._send_scheduled:
@@ -189,7 +190,8 @@ class GateWriter:
         # The answers the child wrote before it stopped, then whatever is left unanswered.
         with contextlib.suppress(EOFError, OSError, pickle.UnpicklingError, ValueError):
             while self._sent and channel.poll(0):
-                self._settle(pickle.loads(channel.recv_bytes()))  # noqa: S301 - our child
+                answer = pickle.loads(channel.recv_bytes())  # noqa: S301 - our child
+                self._settle(answer, on_loop=False)
         while self._sent:
             self._fail(self._sent.popleft(), Unavailable("the join could not be recorded; retry"))
         channel.close()
@@ -258,15 +260,23 @@ class GateWriter:
             self._settle(message)
         self._send()
 
-    def _settle(self, answers: Sequence[Sequence[tuple[str, str] | None]]) -> None:
+    def _settle(
+        self, answers: Sequence[Sequence[tuple[str, str] | None]], *, on_loop: bool = True
+    ) -> None:
         """One answer of the child: the outcomes of its oldest unanswered messages, written
-        together in one transaction."""
+        together in one transaction. ``on_loop``: called on the writer's loop (the reader)."""
         self.batches += 1
         for outcomes in answers:
             batch = self._sent.popleft()
             self.records += len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
-                _settle_one(future, outcome)
+                if not on_loop:
+                    _settle_one(future, outcome)
+                elif outcome is None:
+                    if not future.done():  # else the caller stopped waiting; the record counts
+                        future.set_result(None)
+                else:
+                    _set(future, None, _failed(outcome))
 
     def _child_gone(self, why: str) -> None:
         process = self._process
@@ -313,9 +323,12 @@ def _settle_one(future: asyncio.Future[None], outcome: tuple[str, str] | None) -
     if outcome is None:
         _on_its_loop(future, functools.partial(_set, future, None, None))
     else:
-        kind, message = outcome
-        error = GateWriteFailed(f"the gate's write failed: {kind}: {message}")
-        _on_its_loop(future, functools.partial(_set, future, None, error))
+        _on_its_loop(future, functools.partial(_set, future, None, _failed(outcome)))
+
+
+def _failed(outcome: tuple[str, str]) -> GateWriteFailed:
+    kind, message = outcome
+    return GateWriteFailed(f"the gate's write failed: {kind}: {message}")
 
 
 def _set(future: asyncio.Future[None], result: None, error: BaseException | None) -> None:
