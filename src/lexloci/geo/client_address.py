@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lexloci.errors import InvalidAddress
+from lexloci.frozen import direct_init
 from lexloci.geo.addresses import IPAddress, parse_ip_text
 
 __all__ = ["ClientAddress", "TrustedProxies", "resolve_client_address"]
@@ -95,6 +96,7 @@ class TrustedProxies:
         return f"TrustedProxies({[str(n) for n in self.networks]!r})"
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ClientAddress:
     """The resolved client address (None when unknown), how it was found, and why if unknown."""

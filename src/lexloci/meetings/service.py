@@ -34,6 +34,7 @@ from lexloci.audit.tags import AuditTag
 from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
 from lexloci.errors import Conflict, Forbidden, InvalidInput, Misdirected, NotFound
+from lexloci.frozen import direct_init
 from lexloci.geo import ClientAddress, Evidence, Location, Locator
 from lexloci.ids import token_hex
 from lexloci.jurisdictions import normalize_territory
@@ -118,6 +119,7 @@ def _clean_text(value: str, what: str, limit: int) -> str:
     return text
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
     session_id: str
@@ -150,6 +152,7 @@ class Notice:
         }
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class GateResult:
     """One join decision with its evidence, and the notice when it refuses."""
@@ -195,6 +198,7 @@ class GateResult:
         return tag, payload
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class JoinResult:
     participant: Participant
@@ -203,6 +207,7 @@ class JoinResult:
     notice: Notice | None  # only for a refused one
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PreparedJoin:
     """A decided join whose record is not yet written (see ``MeetingService.prepare_join``)."""
