@@ -108,7 +108,7 @@ async def join(request: Request, session_id: str) -> Response:
         JoinRequest(
             session_id=session_id,
             display_name=body.display_name,
-            client=client_address(request),
+            client=client_address(request, container),
             phone=body.phone,
             user_id=body.user_id,
             language=language,
