@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from lexloci.audit.encoding import AuditEncodingError, canonical_text
 from lexloci.bootstrap import Container, build_container
 from lexloci.config import Settings
-from lexloci.geo import ClientAddress
+from lexloci.geo import ClientAddress, Evidence
 from lexloci.jurisdictions import Jurisdiction
 from lexloci.meetings.service import GateResult, MeetingService
 from lexloci.policy import Restriction, Scope, UnknownLocationPolicy
@@ -154,3 +154,19 @@ def test_members_the_template_does_not_take_are_encoded_from_the_payload(
         canonical_text(huge.audit_entry("par_1", restricted, client, None)[1])
     with pytest.raises(AuditEncodingError):
         meetings._audit_text(huge, "par_1", restricted, client, None)
+
+
+def test_the_gate_locates_as_locate_does(container: Container, sessions: tuple[str, str]) -> None:
+    """The gate asks ``locate_ip`` for a lone client address: the same Location as ``locate``
+    for that evidence, as the gate asked before; without any evidence, the unknown client."""
+    meetings = container.meetings
+    locator = meetings.locator
+    context = meetings.context(sessions[0])
+    for address in [*ADDRESSES, None]:
+        client = ClientAddress(address, "x-forwarded-for" if address else "none", "no header")
+        for phone in (None, "+85366123456"):
+            location = meetings.gate(context, client, phone, "en").location
+            if address is None and phone is None:
+                assert location == locator.unknown_client("no header")
+            else:
+                assert location == locator.locate(Evidence(client_ip=address, phone=phone))

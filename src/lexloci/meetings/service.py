@@ -522,10 +522,12 @@ class MeetingService:
 
         The one place a join decision is made — for lexloci's own sessions (``join``) and for
         other platforms' stateless decisions (``lexloci.platforms``) alike."""
-        if client.address is None and phone is None:
-            location = self.locator.unknown_client(client.reason or "unknown")
-        else:
+        if phone is not None:
             location = self.locator.locate(Evidence(client_ip=client.address, phone=phone))
+        elif client.address is not None:  # what locate does with only a client address
+            location = self.locator.locate_ip(client.address)
+        else:
+            location = self.locator.unknown_client(client.reason or "unknown")
         decision = self.engine.decide(context, location, self.clock.now())
         admitted = decision.effect is Effect.ALLOW
         notice = None if admitted else self._notice(NoticeKind.BLOCKED, decision, language)
