@@ -169,7 +169,11 @@ class GateResult:
     def audit_entry(
         self, participant_id: str, session_id: str, client: ClientAddress, phone: str | None
     ) -> tuple[AuditTag, dict[str, Any]]:
-        """The audit tag and payload of this decision (the same for every kind of join)."""
+        """The audit tag and payload of this decision (the same for every kind of join).
+
+        A join of lexloci's own sessions writes this payload's text with
+        ``MeetingService._audit_text``, without building it: change both together
+        (``tests/functional/test_join_audit_text.py`` holds them to the same bytes)."""
         decision, notice = self.decision, self.notice
         tag = (
             AuditTag.MEETING_PARTICIPANT_JOIN_ALLOWED
