@@ -19,7 +19,8 @@ def test_every_setting_is_documented_in_the_readme(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["lexloci.geo", "lexloci.jurisdictions", "lexloci.errors", "lexloci.clock"]
+    "module",
+    ["lexloci.geo", "lexloci.jurisdictions", "lexloci.errors", "lexloci.clock", "lexloci.frozen"],
 )
 def test_exported_members_exist_and_are_unique(module: str) -> None:
     mod = importlib.import_module(module)

@@ -43,9 +43,11 @@ def container_of(request: Request) -> Container:
 _FORWARDING_HEADERS = frozenset({b"forwarded", b"x-forwarded-for"})
 
 
-def client_address(request: Request) -> ClientAddress:
-    """The caller's address: the TCP peer, or the forwarding chain if the peer is trusted."""
-    container = container_of(request)
+def client_address(request: Request, container: Container | None = None) -> ClientAddress:
+    """The caller's address: the TCP peer, or the forwarding chain if the peer is trusted
+    (by ``container``'s trusted proxies: the request's container unless one is given)."""
+    if container is None:
+        container = container_of(request)
     # Straight from the ASGI scope, decoding only the forwarding headers: on the join path,
     # building the request's client and header objects cost more than the resolution.
     scope = request.scope

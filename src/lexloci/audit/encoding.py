@@ -51,7 +51,6 @@ __all__ = [
     "JsonValue",
     "NormalizeMemo",
     "canonical_json",
-    "canonical_members",
     "canonical_spliced",
     "canonical_text",
     "encode_body",
@@ -129,61 +128,6 @@ def canonical_spliced(value: Mapping[str, object], pieces: Mapping[str, str]) ->
             return None
         text = text.replace(token, piece)
     return text
-
-
-#: ``canonical_members``'s key orders: the keys of an object, as given -> (the position of each
-#: member, its key's text + ":") in code point order of the keys. Objects built by code have a
-#: handful of shapes; bounded all the same.
-_MEMBER_ORDERS: dict[tuple[str, ...], tuple[tuple[int, str], ...]] = {}
-_MEMBER_ORDERS_LIMIT: Final = 256
-
-
-def canonical_members(value: Mapping[str, object], pieces: Mapping[str, str]) -> str | None:
-    """``canonical_text(value)`` for a flat object, written member by member.
-
-    Each key must be exactly a ``str``, and each member a plain leaf — exactly a ``str``,
-    ``bool``, ``None`` or an ``int`` within +/-(2**53 - 1) — or a list or tuple of exactly
-    ``str``, unless it is named in ``pieces``, which gives its canonical text
-    (``canonical_text`` of that member) instead. Returns None — the caller encodes the whole
-    value instead — for any other key or member: no normalizing pass runs, so nothing
-    unusual is accepted here (a ``StrEnum``, a float, a datetime, a big integer all go to
-    ``canonical_text``, which converts or refuses them).
-
-    This is the join gate's audit payload: a score of plain members around a few shared
-    objects whose texts the caller keeps; walking and re-encoding those objects for every
-    join cost more than the rest of its encoding.
-    """
-    members = list(value.items())
-    keys = tuple(value)
-    order = _MEMBER_ORDERS.get(keys)
-    if order is None:
-        if len(_MEMBER_ORDERS) >= _MEMBER_ORDERS_LIMIT:
-            _MEMBER_ORDERS.clear()
-        ranked = sorted(range(len(keys)), key=lambda i: str(keys[i]))
-        order = _MEMBER_ORDERS[keys] = tuple(
-            (i, _encode_string(str(keys[i])) + ":") for i in ranked
-        )
-    parts: list[str] = []
-    for index, head in order:
-        key, item = members[index]
-        if type(key) is not str:  # equal to a str is not enough: a subclass writes its str()
-            return None
-        piece = pieces.get(key)
-        if piece is None:
-            if type(item) is str:
-                piece = _encode_string(item)
-            elif item is None:
-                piece = "null"
-            elif type(item) is bool:
-                piece = "true" if item else "false"
-            elif type(item) is int and -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
-                piece = str(item)
-            elif (type(item) is list or type(item) is tuple) and all(type(x) is str for x in item):
-                piece = "[" + ",".join(map(_encode_string, item)) + "]"
-            else:
-                return None
-        parts.append(head + piece)
-    return "{" + ",".join(parts) + "}"
 
 
 def format_timestamp(moment: dt.datetime) -> str:

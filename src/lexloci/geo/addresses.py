@@ -23,7 +23,14 @@ from socket import AF_INET, inet_ntoa, inet_pton
 
 from lexloci.errors import InvalidAddress
 
-__all__ = ["IPAddress", "ipv4_non_global_kind", "non_global_kind", "parse_ip", "parse_ip_text"]
+__all__ = [
+    "IPAddress",
+    "canonical_ipv4_value",
+    "ipv4_non_global_kind",
+    "non_global_kind",
+    "parse_ip",
+    "parse_ip_text",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -57,6 +64,16 @@ def parse_ip_text(raw: str) -> tuple[IPAddress, str]:
         return ipaddress.IPv4Address(packed), text
     address = _parse_unwrapped(text, raw)
     return address, str(address)
+
+
+def canonical_ipv4_value(text: str) -> int | None:
+    """``int(parse_ip(text))`` if ``text`` is an IPv4 address in canonical form (then
+    ``parse_ip_text(text)`` is that address and ``text`` itself), else None.
+
+    For callers that only compare the address with ranges, on every join's path: no
+    ``IPv4Address`` is made."""
+    packed = _canonical_ipv4(text)
+    return None if packed is None else int.from_bytes(packed, "big")
 
 
 def _unwrapped(raw: str) -> str:

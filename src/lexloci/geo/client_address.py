@@ -24,7 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lexloci.errors import InvalidAddress
-from lexloci.geo.addresses import IPAddress, parse_ip_text
+from lexloci.frozen import direct_init
+from lexloci.geo.addresses import IPAddress, canonical_ipv4_value, parse_ip_text
 
 __all__ = ["ClientAddress", "TrustedProxies", "resolve_client_address"]
 
@@ -72,6 +73,13 @@ class TrustedProxies:
                 return True
         return False
 
+    def holds_ipv4(self, value: int) -> bool:
+        """``IPv4Address(value) in self``, for an IPv4 address given as its integer."""
+        for first, last in self._ranges[4]:  # noqa: SIM110 - any() costs 5x here
+            if first <= value <= last:
+                return True
+        return False
+
     def peer(self, raw: str) -> tuple[str, bool] | None:
         """A connection peer's address text (``str()`` of ``parse_ip(raw)``) and whether it is
         trusted; None if ``raw`` is not an address."""
@@ -95,6 +103,7 @@ class TrustedProxies:
         return f"TrustedProxies({[str(n) for n in self.networks]!r})"
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ClientAddress:
     """The resolved client address (None when unknown), how it was found, and why if unknown."""
@@ -120,8 +129,14 @@ def resolve_client_address(
     if not peer_trusted:
         return ClientAddress(peer_text, "peer")
 
-    forwarded = [v for k, v in headers if k.lower() == "forwarded"]
-    xff = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    forwarded: list[str] = []
+    xff: list[str] = []
+    for key, value in headers:
+        name = key.lower()
+        if name == "forwarded":
+            forwarded.append(value)
+        elif name == "x-forwarded-for":
+            xff.append(value)
     via = "forwarded" if forwarded else "x-forwarded-for" if xff else "peer"
     if via == "peer":
         return ClientAddress(peer_text, "peer")
@@ -132,13 +147,26 @@ def resolve_client_address(
         chain = _forwarded_chain(raw) if forwarded else _xff_chain(raw)
         if len(chain) > _MAX_CHAIN:
             raise _Unreadable(f"{via} chain longer than {_MAX_CHAIN} hops")
-        for entry in reversed(chain):
-            address, text = _address(entry)
-            if address not in trusted:
-                return ClientAddress(text, via)
-        return ClientAddress(_address(chain[0])[1], via)
+        return ClientAddress(_client_of(chain, trusted), via)
     except _Unreadable as exc:
         return ClientAddress(None, via, f"unreadable {via} header: {exc}")
+
+
+def _client_of(chain: list[str], trusted: TrustedProxies) -> str:
+    """Steps 3 and 4: the text of the first node from the right outside the trusted ranges,
+    else of the leftmost one. Raises ``_Unreadable`` for a node it reaches and cannot read."""
+    for entry in reversed(chain):
+        # A canonical IPv4 node (what proxies write) is its own text and only compared with
+        # the trusted ranges: ``_address`` would give it back as it is.
+        value = canonical_ipv4_value(entry)
+        if value is not None:
+            if not trusted.holds_ipv4(value):
+                return entry
+            continue
+        address, text = _address(entry)
+        if address not in trusted:
+            return text
+    return _address(chain[0])[1]
 
 
 def _address(entry: str) -> tuple[IPAddress, str]:

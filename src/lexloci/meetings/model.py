@@ -19,6 +19,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from lexloci.frozen import direct_init
+
 __all__ = [
     "Account",
     "AccountStatus",
@@ -107,6 +109,7 @@ class MeetingSession:
         }
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Participant:
     id: str

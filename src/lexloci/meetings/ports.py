@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from lexloci.audit.tags import AuditTag
+from lexloci.frozen import direct_init
 from lexloci.meetings.model import Account, Meeting, MeetingSession, Participant, ParticipantState
 from lexloci.policy import Restriction
 
@@ -33,6 +34,7 @@ class StateChange:
     reason: dict[str, Any] | None = None
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class EncodedEntry:
     """An audit entry whose payload is already its canonical JSON text (``Tx.audit_encoded``)."""
@@ -42,6 +44,7 @@ class EncodedEntry:
     payload: str
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class GateRecord:
     """What one gate decision writes, as data: the participant it admitted or refused (a

@@ -26,13 +26,15 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring
 from typing import Any
 
-from lexloci.audit.encoding import canonical_members, canonical_text
+from lexloci.audit.encoding import canonical_text
 from lexloci.audit.tags import AuditTag
 from lexloci.auth import hash_token, new_token
 from lexloci.clock import Clock
 from lexloci.errors import Conflict, Forbidden, InvalidInput, Misdirected, NotFound
+from lexloci.frozen import direct_init
 from lexloci.geo import ClientAddress, Evidence, Location, Locator
 from lexloci.ids import time_ordered_hex, token_hex
 from lexloci.jurisdictions import normalize_territory
@@ -93,6 +95,14 @@ def new_id(prefix: str) -> str:
 #: Bound of ``MeetingService._reason_texts`` (reasons are few: one per restriction and outcome).
 _REASON_TEXTS_LIMIT = 1024
 
+# For MeetingService._audit_text: the canonical text of a string (audit.encoding's string
+# encoder), of each effect, the largest integer the encoding takes, and the join's tags.
+_text = encode_basestring
+_EFFECT_TEXTS: dict[Effect, str] = {effect: _text(effect.value) for effect in Effect}
+_MAX_SAFE_INTEGER = 2**53 - 1
+_JOIN_ALLOWED = AuditTag.MEETING_PARTICIPANT_JOIN_ALLOWED
+_JOIN_DENIED = AuditTag.MEETING_PARTICIPANT_JOIN_DENIED
+
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
@@ -109,6 +119,7 @@ def _clean_text(value: str, what: str, limit: int) -> str:
     return text
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
     session_id: str
@@ -141,6 +152,7 @@ class Notice:
         }
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class GateResult:
     """One join decision with its evidence, and the notice when it refuses."""
@@ -157,7 +169,11 @@ class GateResult:
     def audit_entry(
         self, participant_id: str, session_id: str, client: ClientAddress, phone: str | None
     ) -> tuple[AuditTag, dict[str, Any]]:
-        """The audit tag and payload of this decision (the same for every kind of join)."""
+        """The audit tag and payload of this decision (the same for every kind of join).
+
+        A join of lexloci's own sessions writes this payload's text with
+        ``MeetingService._audit_text``, without building it: change both together
+        (``tests/functional/test_join_audit_text.py`` holds them to the same bytes)."""
         decision, notice = self.decision, self.notice
         tag = (
             AuditTag.MEETING_PARTICIPANT_JOIN_ALLOWED
@@ -186,6 +202,7 @@ class GateResult:
         return tag, payload
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class JoinResult:
     participant: Participant
@@ -194,6 +211,7 @@ class JoinResult:
     notice: Notice | None  # only for a refused one
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PreparedJoin:
     """A decided join whose record is not yet written (see ``MeetingService.prepare_join``)."""
@@ -508,10 +526,12 @@ class MeetingService:
 
         The one place a join decision is made — for lexloci's own sessions (``join``) and for
         other platforms' stateless decisions (``lexloci.platforms``) alike."""
-        if client.address is None and phone is None:
-            location = self.locator.unknown_client(client.reason or "unknown")
-        else:
+        if phone is not None:
             location = self.locator.locate(Evidence(client_ip=client.address, phone=phone))
+        elif client.address is not None:  # what locate does with only a client address
+            location = self.locator.locate_ip(client.address)
+        else:
+            location = self.locator.unknown_client(client.reason or "unknown")
         decision = self.engine.decide(context, location, self.clock.now())
         admitted = decision.effect is Effect.ALLOW
         notice = None if admitted else self._notice(NoticeKind.BLOCKED, decision, language)
@@ -561,30 +581,65 @@ class MeetingService:
         )
         token = new_token() if admitted else None
         token_hash = hash_token(token) if token else None
-        tag, payload = gate.audit_entry(participant.id, session.id, request.client, request.phone)
-        encoded = self._audit_payload(payload, gate)
+        tag = _JOIN_ALLOWED if admitted else _JOIN_DENIED  # gate.audit_entry's tag
+        encoded = self._audit_text(gate, participant.id, session.id, request.client, request.phone)
         record = GateRecord(
             (EncodedEntry(tag, f"participant:{participant.id}", encoded),), participant, token_hash
         )
         result = JoinResult(participant, decision, token, notice)
         return PreparedJoin(result, record, context, location, token_hash)
 
-    def _audit_payload(self, payload: Mapping[str, Any], gate: GateResult) -> str:
-        """A join's audit payload (``gate.audit_entry``) as canonical JSON text, exactly
-        ``canonical_text(payload)``, written without a normalizing pass over it.
+    def _audit_text(
+        self,
+        gate: GateResult,
+        participant_id: str,
+        session_id: str,
+        client: ClientAddress,
+        phone: str | None,
+    ) -> str:
+        """The canonical JSON text of a join's audit payload: exactly ``canonical_text`` of
+        ``gate.audit_entry(participant_id, session_id, client, phone)``'s payload, written
+        from its members without building the payload.
 
-        The payload is a flat object of plain values around a few objects that many joins
-        share, whose texts are kept: the evidence per territory, for as long as the
-        territory's snapshot is that same object (``Locator.snapshot``, never changed, shared
-        by a territory's joins on the locator's fast path); the context per session, for as
-        long as it is the same object; each decision reason (a frozen value). The refusal's
-        notices are encoded when present. Anything ``canonical_members`` does not take falls
-        back to ``canonical_text``."""
-        decision = gate.decision
-        territory = gate.location.territory
-        held = self._evidence_texts.get(territory)
-        if held is None or held[0] is not gate.evidence:
-            held = self._evidence_texts[territory] = (gate.evidence, canonical_text(gate.evidence))
+        The payload's keys are fixed, so its text is one template in key order around the
+        members' texts. Three of them are objects many joins share, whose texts are kept: the
+        evidence per territory, for as long as the territory's snapshot is that same object
+        (``Locator.snapshot``, never changed, shared by a territory's joins on the locator's
+        fast path); the context per session, for as long as it is the same object; each
+        decision reason (a frozen value). The refusal's notices are encoded when present.
+        Every other member must be exactly a ``str`` (or None where the payload allows it;
+        the ids: each one), and the policy version an ``int`` within +/-(2**53 - 1);
+        anything else — a ``str`` subclass, say — is encoded from the payload itself
+        (``canonical_text``), which converts or refuses it, as before."""
+        decision, notice, location = gate.decision, gate.notice, gate.location
+        territory, address, via = location.territory, client.address, client.via
+        decision_id, version = decision.decision_id, decision.policy_version
+        restriction_ids = decision.restriction_ids
+        case_ids = notice.case_refs if notice is not None else ()
+        effect = _EFFECT_TEXTS.get(decision.effect)
+        if not (
+            type(participant_id) is str
+            and type(session_id) is str
+            and type(via) is str
+            and type(decision_id) is str
+            and (address is None or type(address) is str)
+            and (phone is None or type(phone) is str)
+            and (territory is None or type(territory) is str)
+            and type(version) is int
+            and -_MAX_SAFE_INTEGER <= version <= _MAX_SAFE_INTEGER
+            and effect is not None
+            and all(type(r) is str for r in restriction_ids)
+            and all(type(c) is str for c in case_ids)
+            and (notice is None or type(notice.text) is str)
+        ):
+            _, payload = gate.audit_entry(participant_id, session_id, client, phone)
+            return canonical_text(payload)
+        evidence = self._evidence_texts.get(territory)
+        if evidence is None or evidence[0] is not gate.evidence:
+            evidence = self._evidence_texts[territory] = (
+                gate.evidence,
+                canonical_text(gate.evidence),
+            )
         context = decision.context
         kept = self._context_texts.get(context.session_id)
         if kept is None or kept[0] is not context:
@@ -592,15 +647,29 @@ class MeetingService:
                 context,
                 canonical_text(context.to_dict()),
             )
-        pieces = {
-            "evidence": held[1],
-            "context": kept[1],
-            "reasons": "[" + ",".join(map(self._reason_text, decision.reasons)) + "]",
-        }
-        if gate.notice is not None:
-            pieces["notices"] = canonical_text(gate.notice.texts)
-        text = canonical_members(payload, pieces)
-        return text if text is not None else canonical_text(payload)
+        reasons = ",".join(map(self._reason_text, decision.reasons))
+        notices = (
+            ""
+            if notice is None
+            else f'"notice":{_text(notice.text)},"notices":{canonical_text(notice.texts)},'
+        )
+        return (
+            f'{{"case_ids":[{",".join(map(_text, case_ids))}],'
+            f'"client_address_via":{_text(via)},'
+            f'"client_ip":{"null" if address is None else _text(address)},'
+            f'"context":{kept[1]},'
+            f'"decision_id":{_text(decision_id)},'
+            f'"effect":{effect},'
+            f'"evidence":{evidence[1]},'
+            f"{notices}"
+            f'"participant_id":{_text(participant_id)},'
+            f'"phone":{"null" if phone is None else _text(phone)},'
+            f'"policy_version":{version},'
+            f'"reasons":[{reasons}],'
+            f'"restriction_ids":[{",".join(map(_text, restriction_ids))}],'
+            f'"session_id":{_text(session_id)},'
+            f'"territory":{"null" if territory is None else _text(territory)}}}'
+        )
 
     def _reason_text(self, reason: DecisionReason) -> str:
         text = self._reason_texts.get(reason)

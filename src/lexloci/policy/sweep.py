@@ -24,12 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from lexloci.frozen import direct_init
 from lexloci.geo import Location
 from lexloci.policy.decision import DecisionReason, SessionContext
 
 __all__ = ["LiveParticipant", "Removal"]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class LiveParticipant:
     """A participant currently in a live session, with the location last resolved for them."""

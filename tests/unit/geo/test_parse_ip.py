@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from lexloci.errors import InvalidAddress
 from lexloci.geo import ClientAddress, TrustedProxies, parse_ip, resolve_client_address
-from lexloci.geo.addresses import IPAddress, parse_ip_text
+from lexloci.geo.addresses import IPAddress, canonical_ipv4_value, parse_ip_text
 from lexloci.geo.client_address import _PEER_MEMO, _forwarded_chain, _Unreadable, _xff_chain
 
 
@@ -118,6 +118,22 @@ def test_every_ipv4_address_in_canonical_form_reads_back_as_itself(value: int) -
     assert written == text
 
 
+@given(raw=raw_addresses | st.text(max_size=20))
+@example(raw=" 1.2.3.4")
+@example(raw="01.2.3.4")
+@example(raw="::ffff:1.2.3.4")
+def test_a_canonical_ipv4_value_is_the_parsed_address_and_its_own_text(raw: str) -> None:
+    value = canonical_ipv4_value(raw)
+    if value is not None:
+        assert parse_ip_text(raw) == (ipaddress.IPv4Address(value), raw)
+    else:
+        try:
+            address, text = parse_ip_text(raw)
+        except InvalidAddress:
+            return
+        assert address.version == 6 or text != raw
+
+
 networks = st.one_of(
     st.tuples(st.ip_addresses(v=4), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}"),
     st.tuples(st.ip_addresses(v=6), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}"),
@@ -148,6 +164,8 @@ def test_trusted_proxies_contain_what_their_networks_contain(
         for n in (ipaddress.ip_network(c, strict=False) for c in cidrs)
     )
     assert (address in trusted) is expected
+    if address.version == 4:
+        assert trusted.holds_ipv4(int(address)) is expected
 
 
 # -- the whole resolution, against the one before the fast paths --------------------------
