@@ -15,7 +15,9 @@ Measured, in one process run:
 - ``verify --deep`` (parse and re-encode every body) over the first 100,000 entries;
 - the join gate over HTTP (a real server, 8 concurrent clients) with the audit log on, and off
   (a bench-only log that writes nothing — lexloci itself cannot turn auditing off), in
-  alternating rounds: ``audit_ratio`` = on / off.
+  alternating rounds: ``audit_ratio`` = on / off. Both servers write the joins in-process
+  (``gate_writer="thread"``), where the bench can swap the log; the default writer process
+  keeps a log of its own.
 
 The entries are shaped like the meeting service's join decisions (a decision snapshot with geo
 evidence, about 1 KB per body). The log to verify is written by a direct writer (canonical
@@ -295,8 +297,14 @@ def _serve(directory: Path, name: str, audit: bool) -> tuple[Any, Any, str, str]
     from lexloci.bootstrap import build_container
     from lexloci.config import Settings
 
+    # Both sides write the joins in-process (``gate_writer="thread"``): the "off" side swaps
+    # the store's audit log after the set-up, which the default writer process (a log of its
+    # own, in another process) would not see. Same writer on both sides, so the ratio is
+    # still what auditing costs.
     settings = Settings(
-        database_url=f"sqlite:///{directory / name}.db", trust_proxy=["127.0.0.1/32"]
+        database_url=f"sqlite:///{directory / name}.db",
+        trust_proxy=["127.0.0.1/32"],
+        gate_writer="thread",
     )
     container = build_container(settings)
     account = container.meetings.create_account("bench", "DE", "bench")
