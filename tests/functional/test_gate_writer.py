@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,40 +23,11 @@ from lexloci.bootstrap import Container, build_container
 from lexloci.clock import FixedClock
 from lexloci.config import Settings
 from lexloci.errors import Unavailable
-from lexloci.geo import ClientAddress
 from lexloci.meetings.ports import GateRecord
-from lexloci.meetings.service import JoinRequest, PreparedJoin
 from lexloci.storage import gate_writer
 from lexloci.storage.gate_writer import GateWriteFailed, GateWriter
+from tests.functional.conftest import prepared_joins
 from tests.functional.live_server import live_server
-
-ADDRESSES = ["5.9.0.1", "223.5.5.5", "8.8.4.4", "202.45.84.58"]
-
-
-@pytest.fixture
-def container(database_url: str) -> Iterator[Container]:
-    built = build_container(Settings(database_url=database_url))
-    try:
-        yield built
-    finally:
-        built.close()
-
-
-@pytest.fixture
-def session_id(container: Container) -> str:
-    meetings = container.meetings
-    account = meetings.create_account("Host", "DE", "admin")
-    meeting = meetings.create_meeting("Gate writer", account.id, "admin")
-    return meetings.start_session(meeting.id, "admin").id
-
-
-def prepared_joins(container: Container, session_id: str, count: int) -> list[PreparedJoin]:
-    return [
-        container.meetings.prepare_join(
-            JoinRequest(session_id, f"guest {i}", ClientAddress(ADDRESSES[i % 4], "test"))
-        )
-        for i in range(count)
-    ]
 
 
 def writer_of(container: Container) -> GateWriter:

@@ -10,46 +10,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 import pytest
 
 from lexloci.audit.verification import VerifyStatus
-from lexloci.bootstrap import Container, build_container
-from lexloci.config import Settings
+from lexloci.bootstrap import Container
 from lexloci.geo import ClientAddress
 from lexloci.meetings.ports import GateRecord, Tx
-from lexloci.meetings.service import JoinRequest, PreparedJoin
-
-ADDRESSES = ["5.9.0.1", "223.5.5.5", "8.8.4.4", "202.45.84.58"]
-
-
-@pytest.fixture
-def container(database_url: str) -> Iterator[Container]:
-    built = build_container(Settings(database_url=database_url))
-    try:
-        yield built
-    finally:
-        built.close()
-
-
-@pytest.fixture
-def session_id(container: Container) -> str:
-    meetings = container.meetings
-    account = meetings.create_account("Host", "DE", "admin")
-    meeting = meetings.create_meeting("Group commit", account.id, "admin")
-    return meetings.start_session(meeting.id, "admin").id
-
-
-def prepared_joins(container: Container, session_id: str, count: int) -> list[PreparedJoin]:
-    return [
-        container.meetings.prepare_join(
-            JoinRequest(session_id, f"guest {i}", ClientAddress(ADDRESSES[i % 4], "test"))
-        )
-        for i in range(count)
-    ]
+from lexloci.meetings.service import JoinRequest
+from tests.functional.conftest import JOIN_ADDRESSES as ADDRESSES
+from tests.functional.conftest import prepared_joins
 
 
 def written(record: GateRecord) -> Callable[[Tx], None]:

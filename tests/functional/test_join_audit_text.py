@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -19,23 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lexloci.audit.encoding import AuditEncodingError, canonical_text
-from lexloci.bootstrap import Container, build_container
-from lexloci.config import Settings
+from lexloci.bootstrap import Container
 from lexloci.geo import ClientAddress, Evidence
 from lexloci.jurisdictions import Jurisdiction
 from lexloci.meetings.service import GateResult, MeetingService
 from lexloci.policy import Restriction, Scope, UnknownLocationPolicy
 
 ADDRESSES = ["223.5.5.5", "202.45.84.58", "5.9.0.1", "8.8.4.4", "10.0.0.1", "2400:dd01::1"]
-
-
-@pytest.fixture
-def container(database_url: str) -> Iterator[Container]:
-    built = build_container(Settings(database_url=database_url))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture
