@@ -171,6 +171,32 @@ def test_stopping_writes_everything_the_child_was_given(
     assert container.audit_log.verify().status is VerifyStatus.INTACT
 
 
+def test_a_child_whose_server_is_gone_writes_what_it_was_sent_and_ends(
+    container: Container, session_id: str
+) -> None:
+    """The server's end of the socket closes without a word (as when the server is killed):
+    the child writes the records it had been sent and exits cleanly."""
+    writer = writer_of(container)
+    joins = prepared_joins(container, session_id, 4)
+
+    async def scenario() -> int:
+        assert await record_all(container, [joins[0].record]) == [None]
+        process, channel = writer._process, writer._channel
+        assert process is not None
+        assert channel is not None
+        for join in joins[1:]:
+            container.store.record_gate_async(join.record)  # answers nobody will read
+        while writer._queued:  # sent on the loop's next turn
+            await asyncio.sleep(0.01)
+        writer._forget_child()
+        channel.close()
+        return await asyncio.to_thread(process.wait, 30)
+
+    assert asyncio.run(scenario()) == 0
+    assert join_ids(container) == [j.result.participant.id for j in joins]
+    assert container.audit_log.verify().status is VerifyStatus.INTACT
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_childs_command_line_holds_no_database_url(
     container: Container, session_id: str

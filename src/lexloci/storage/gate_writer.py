@@ -436,33 +436,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     channel.send_bytes(pickle.dumps(("ready", os.getpid())))
     try:
-        while True:
-            try:
-                data = channel.recv_bytes()
-            except EOFError:
-                break
-            stop = data == _STOP
-            # Every message already waiting joins this one's transaction (group commit across
-            # messages: the parent sends without waiting for answers).
-            messages: list[list[_Wire]] = []
-            while not stop:
-                messages.append(pickle.loads(data))  # noqa: S301 - our parent
-                if sum(map(len, messages)) >= MAX_BATCH or not channel.poll(0):
-                    break
-                data = channel.recv_bytes()
-                stop = data == _STOP
-            if messages:
-                outcomes = writer.write([item for m in messages for item in m])
-                answers, start = [], 0
-                for message in messages:
-                    answers.append(outcomes[start : start + len(message)])
-                    start += len(message)
-                channel.send_bytes(pickle.dumps(answers, pickle.HIGHEST_PROTOCOL))
-            if stop:
-                break
+        _serve(channel, writer)
     finally:
         writer.close()
     return 0
+
+
+def _serve(channel: Connection, writer: _ChildWriter) -> None:
+    """Write batches until told to stop or the server's end closes."""
+    while True:
+        try:
+            data = channel.recv_bytes()
+        except EOFError:
+            return
+        messages, stop = _gather(channel, data)
+        if messages:
+            outcomes = writer.write([item for m in messages for item in m])
+            answers, start = [], 0
+            for message in messages:
+                answers.append(outcomes[start : start + len(message)])
+                start += len(message)
+            try:
+                channel.send_bytes(pickle.dumps(answers, pickle.HIGHEST_PROTOCOL))
+            except OSError:  # the server is gone; what it sent is written
+                return
+        if stop:
+            return
+
+
+def _gather(channel: Connection, data: bytes) -> tuple[list[list[_Wire]], bool]:
+    """The message ``data`` and every message already waiting behind it (up to ``MAX_BATCH``
+    records), to be written in one transaction — group commit across messages, as the server
+    sends without waiting for answers; and whether the server said stop (or is gone)."""
+    messages: list[list[_Wire]] = []
+    while data != _STOP:
+        messages.append(pickle.loads(data))  # noqa: S301 - our parent
+        if sum(map(len, messages)) >= MAX_BATCH or not channel.poll(0):
+            return messages, False
+        try:
+            data = channel.recv_bytes()
+        except EOFError:  # the server is gone: write what it sent, then end
+            return messages, True
+    return messages, True
 
 
 class _ChildWriter:
