@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from lexloci.audit.tags import AuditTag
 from lexloci.frozen import direct_init
@@ -22,8 +21,6 @@ from lexloci.meetings.model import Account, Meeting, MeetingSession, Participant
 from lexloci.policy import Restriction
 
 __all__ = ["EncodedEntry", "GateRecord", "StateChange", "Store", "Tx"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +96,6 @@ class Tx(Protocol):
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Tx]: ...
 
-    def submit_in_batch(self, work: Callable[[Any], Any]) -> Future[Any]:
-        """``run_in_batch`` without blocking the caller: a future completed once durable."""
-        ...
-
-    def submit_in_batch_async(self, work: Callable[[Any], Any]) -> asyncio.Future[Any]:
-        """``submit_in_batch`` from a coroutine: a future of the running event loop, settled
-        on it (the join gate awaits its write this way)."""
-        ...
-
     def record_gate(self, record: GateRecord) -> None:
         """Write a gate decision in a shared transaction (group commit); returns once durable."""
         ...
@@ -115,11 +103,6 @@ class Store(Protocol):
     def record_gate_async(self, record: GateRecord) -> asyncio.Future[None]:
         """``record_gate`` from a coroutine: a future of the running loop, done once the
         record is durable. The join gate's way: the write may happen in another process."""
-        ...
-
-    def run_in_batch(self, work: Callable[[Any], T]) -> T:
-        """A small write in a transaction shared with others (group commit): returns only
-        once it is durable, with its own result or exception."""
         ...
 
     def account(self, account_id: str) -> Account | None: ...

@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -60,13 +60,10 @@ from lexloci.audit.tags import AuditTag
 from lexloci.errors import Unavailable
 from lexloci.meetings.model import Participant, ParticipantState
 from lexloci.meetings.ports import EncodedEntry, GateRecord
-from lexloci.storage.driver_sql import render, time_binder
 from lexloci.storage.group_commit import write_batch
 from lexloci.storage.participant_rows import (
-    INSERT_PARTICIPANT_SQL,
     ParticipantFields,
     participant_fields,
-    participant_params,
 )
 
 if TYPE_CHECKING:
@@ -481,8 +478,8 @@ def _gather(channel: Connection, data: bytes) -> tuple[list[list[_Wire]], bool]:
 
 
 class _ChildWriter:
-    """Writes batches straight from their wire form on one long-lived connection: what the
-    writer thread's buffered path does (``SqlTx.buffered``), without building the records'
+    """Writes batches straight from their wire form on one long-lived connection, through the
+    writer thread's buffered transaction (``SqlTx.buffered``), without building the records'
     objects or checking a connection out of the pool per batch. A batch that fails there is
     written again the writer thread's way, one record per savepoint (``write_batch``), so
     that only the failing records fail."""
@@ -498,8 +495,6 @@ class _ChildWriter:
         self._sql_tx = SqlTx
         self._engine = make_engine(config.database_url, must_exist=True)
         self._audit_log = SqlAuditLog(self._engine, SystemClock(), origin=config.origin)
-        self._insert_participants = render(INSERT_PARTICIPANT_SQL, self._engine.dialect)
-        self._bind_time = time_binder(self._engine.dialect)
         self._conn: sa.Connection | None = None
 
     def write(self, wires: Sequence[_Wire]) -> list[tuple[str, str] | None]:
@@ -516,17 +511,13 @@ class _ChildWriter:
             self._conn = self._engine.connect()
         conn = self._conn
         with conn.begin():
-            chain = self._audit_log.writer(conn)
-            rows: list[tuple[Any, ...]] = []
-            texts: dict[int, tuple[object, str]] = {}
+            tx = self._make_tx(conn).buffered()
             for fields, entries in wires:
                 if fields is not None:
-                    rows.append(participant_params(fields, self._bind_time, texts))
+                    tx.buffer_participant(fields)
                 for tag, actor, payload in entries:
-                    chain.append_encoded(AuditTag(tag), actor, payload)
-            if rows:
-                conn.exec_driver_sql(self._insert_participants, rows)
-            chain.flush()
+                    tx.audit_encoded(AuditTag(tag), actor, payload)
+            tx.flush()
 
     def _write_one_by_one(self, wires: Sequence[_Wire]) -> list[tuple[str, str] | None]:
         works = [functools.partial(self._sql_tx.record_gate, record=_from_wire(w)) for w in wires]

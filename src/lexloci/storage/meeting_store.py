@@ -40,6 +40,7 @@ from lexloci.storage.gate_writer import GateWriter
 from lexloci.storage.group_commit import GroupCommitter
 from lexloci.storage.participant_rows import (
     INSERT_PARTICIPANT_SQL,
+    ParticipantFields,
     participant_fields,
     participant_params,
 )
@@ -87,9 +88,12 @@ class SqlTx:
         if self._writer is not None:
             self._writer.flush()
 
-    def _participant_row(self, participant: Participant, token_hash: str | None) -> tuple[Any, ...]:
-        return participant_params(
-            participant_fields(participant, token_hash), time_binder(self.conn.dialect), self._json
+    def buffer_participant(self, fields: ParticipantFields) -> None:
+        """A participant, given as its insert's fields, into a buffered transaction's batch
+        (the gate's writer process receives participants in this form)."""
+        assert self._participants is not None, "only on a buffered transaction"
+        self._participants.append(
+            participant_params(fields, time_binder(self.conn.dialect), self._json)
         )
 
     def insert_account(self, account: Account) -> None:
@@ -122,7 +126,7 @@ class SqlTx:
 
     def insert_participant(self, participant: Participant, token_hash: str | None) -> None:
         if self._participants is not None:
-            self._participants.append(self._participant_row(participant, token_hash))
+            self.buffer_participant(participant_fields(participant, token_hash))
             return
         # A prebuilt statement with parameters: compiled once, not once per join.
         row = {
