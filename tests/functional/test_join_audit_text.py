@@ -21,6 +21,7 @@ from lexloci.audit.encoding import AuditEncodingError, canonical_text
 from lexloci.bootstrap import Container
 from lexloci.geo import ClientAddress, Evidence
 from lexloci.jurisdictions import Jurisdiction
+from lexloci.meetings import service as service_module
 from lexloci.meetings.service import GateResult, MeetingService
 from lexloci.policy import Restriction, Scope, UnknownLocationPolicy
 
@@ -75,6 +76,21 @@ def test_every_kind_of_decision_is_written_as_its_canonical_text(
                 assert text == canonical_text(payload)
                 effects.add((gate.decision.effect, gate.notice is not None))
     assert len(effects) == 2  # refusals with their notices, and admissions
+
+
+def test_the_kept_session_texts_stay_bounded(
+    container: Container, sessions: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One kept context text per session joined, for months of sessions: the memo starts
+    over at its bound, and the texts stay exact."""
+    monkeypatch.setattr(service_module, "_CONTEXT_TEXTS_LIMIT", 1)
+    meetings = container.meetings
+    for session_id in (*sessions, *sessions):
+        for gate, client in gates(meetings, session_id)[:2]:
+            _, payload = gate.audit_entry("par_1", session_id, client, None)
+            text = meetings._audit_text(gate, "par_1", session_id, client, None)
+            assert text == canonical_text(payload)
+            assert len(meetings._context_texts) == 1
 
 
 _TEXT = st.text(st.characters(), max_size=20)

@@ -94,6 +94,9 @@ def new_id(prefix: str) -> str:
 
 #: Bound of ``MeetingService._reason_texts`` (reasons are few: one per restriction and outcome).
 _REASON_TEXTS_LIMIT = 1024
+#: Bound of ``MeetingService._context_texts``: one per session joined on this node, and a node
+#: runs for months while sessions come and go; more than its live sessions at once are rare.
+_CONTEXT_TEXTS_LIMIT = 4096
 
 # For MeetingService._audit_text: the canonical text of a string (audit.encoding's string
 # encoder), of each effect, the largest integer the encoding takes, and the join's tags.
@@ -643,6 +646,8 @@ class MeetingService:
         context = decision.context
         kept = self._context_texts.get(context.session_id)
         if kept is None or kept[0] is not context:
+            if kept is None and len(self._context_texts) >= _CONTEXT_TEXTS_LIMIT:
+                self._context_texts.clear()
             kept = self._context_texts[context.session_id] = (
                 context,
                 canonical_text(context.to_dict()),
